@@ -1,0 +1,44 @@
+"""Awards composition root: settings, database, broker, routes, handlers, metrics."""
+
+from fastapi import FastAPI
+from pydantic import Field
+
+from services.awards.api import create_router
+from services.awards.handlers import register_handlers
+from services.awards.models import AwardsTable
+from services.awards.service import AwardsService
+from shared.events import AwardGranted
+from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    service_name: str = "awards"
+    port: int = 8003
+    award_forms: list[str] = Field(default_factory=lambda: ["giay_khen", "bang_khen"])
+    # Issuing authorities are configuration: the district level ended in mid-2025.
+    authorities: list[str] = Field(
+        default_factory=lambda: [
+            "ward_committee",
+            "commune_committee",
+            "district_committee",
+            "city_police",
+            "provincial_police",
+            "provincial_committee",
+            "ministry_of_public_security",
+        ]
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = ServiceRuntime(settings, metadata=AwardsTable.metadata, publishes=[AwardGranted])
+    service = AwardsService(
+        runtime.sessions, runtime.outbox, settings.award_forms, settings.authorities
+    )
+    register_handlers(runtime.consumer, service)
+    return runtime.create_app(
+        title="ANTT awards",
+        description="Nominations and awards, and the contributions behind them.",
+        routers=[create_router(service)],
+    )

@@ -1,0 +1,22 @@
+"""Registry event subscribers: thin, each hands one event to the service layer."""
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.registry.service import RegistryService
+from shared.bus import EventConsumer
+from shared.cloudevents import Envelope
+from shared.events import AwardGranted
+from shared.logging import get_logger
+
+log = get_logger()
+
+
+def register_handlers(consumer: EventConsumer, service: RegistryService) -> None:
+    async def show_award_on_profile(
+        session: AsyncSession, event: AwardGranted, envelope: Envelope
+    ) -> None:
+        """award_granted: list the honour on the team's or person's profile."""
+        if not await service.record_honour(session, event):
+            log.info("award_not_for_registry_profile", award_id=str(event.award_id))
+
+    consumer.subscribe(AwardGranted, show_award_on_profile)

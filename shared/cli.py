@@ -1,0 +1,214 @@
+"""``antt``: the ops command. Local Kafka, the embedded stack, one service."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+
+from shared.local_kafka import LocalKafka, LocalKafkaError, fetch_jars
+from shared.settings import VAR_DIR
+
+SERVICES = {"registry": 8001, "reporting": 8002, "awards": 8003}
+
+app = typer.Typer(help="Operate the ANTT platform.", no_args_is_help=True)
+kafka_app = typer.Typer(help="The local Apache Kafka broker (embedded stack and tests).")
+app.add_typer(kafka_app, name="kafka")
+console = Console(stderr=True)
+
+DataDir = Annotated[Path, typer.Option(help="Broker data folder")]
+Port = Annotated[int, typer.Option(help="Client listener port on 127.0.0.1")]
+ControllerPort = Annotated[int, typer.Option(help="KRaft controller port on 127.0.0.1")]
+
+
+def _kafka(data_dir: Path, port: int, controller_port: int) -> LocalKafka:
+    return LocalKafka(data_dir=data_dir, port=port, controller_port=controller_port)
+
+
+@kafka_app.command("fetch")
+def kafka_fetch() -> None:
+    """Fetch the pinned Kafka jars with Maven (once; again when deploy/kafka/pom.xml changes)."""
+    with console.status("Fetching Apache Kafka jars with Maven…"):
+        libs = fetch_jars()
+    console.print(f"Kafka jars in {libs}")
+
+
+@kafka_app.command("start")
+def kafka_start(
+    data_dir: DataDir = VAR_DIR / "kafka",
+    port: Port = 9092,
+    controller_port: ControllerPort = 9093,
+) -> None:
+    """Start the broker in the background and return once it answers metadata requests."""
+    kafka = _kafka(data_dir, port, controller_port)
+    started = time.monotonic()
+    try:
+        with console.status(f"Starting Kafka on {kafka.bootstrap_servers}…"):
+            pid = kafka.start()
+    except LocalKafkaError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"Kafka ready on {kafka.bootstrap_servers} (pid {pid}, "
+        f"{time.monotonic() - started:.1f}s); log: {kafka.log_file}"
+    )
+
+
+@kafka_app.command("stop")
+def kafka_stop(
+    data_dir: DataDir = VAR_DIR / "kafka",
+    port: Port = 9092,
+    controller_port: ControllerPort = 9093,
+) -> None:
+    """Stop the broker started from this data folder."""
+    stopped = _kafka(data_dir, port, controller_port).stop()
+    console.print("Kafka stopped" if stopped else "Kafka was not running")
+
+
+@kafka_app.command("status")
+def kafka_status(
+    data_dir: DataDir = VAR_DIR / "kafka",
+    port: Port = 9092,
+    controller_port: ControllerPort = 9093,
+) -> None:
+    """Say whether the broker runs; exit 1 if not."""
+    pid = _kafka(data_dir, port, controller_port).running_pid()
+    if pid is None:
+        console.print("Kafka is not running")
+        raise typer.Exit(1)
+    console.print(f"Kafka runs (pid {pid})")
+
+
+@app.command("serve")
+def serve(service: Annotated[str, typer.Argument(help="registry, reporting or awards")]) -> None:
+    """Run one service (HTTP, consumers and outbox relay in one process)."""
+    if service not in SERVICES:
+        console.print(f"[red]unknown service {service!r}; one of {', '.join(SERVICES)}[/red]")
+        raise typer.Exit(2)
+    import uvicorn
+
+    module = f"services.{service}.app"
+    settings = __import__(module, fromlist=["Settings"]).Settings()
+    uvicorn.run(
+        f"{module}:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        proxy_headers=False,
+    )
+
+
+def _wait_ready(
+    urls: dict[str, str], processes: dict[str, subprocess.Popen[bytes]], timeout: float
+) -> None:
+    pending = dict(urls)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for name, url in list(pending.items()):
+            if processes[name].poll() is not None:
+                raise RuntimeError(f"{name} exited with code {processes[name].returncode}")
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                    console.print(f"  {name:<10} ready on {url}")
+                    del pending[name]
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.5)
+    if pending:
+        raise RuntimeError(f"not ready within {timeout:.0f}s: {', '.join(pending)}")
+
+
+@app.command("run")
+def run(
+    kafka_port: Annotated[int, typer.Option(help="Local Kafka port")] = 9092,
+    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for /ready")] = 120.0,
+) -> None:
+    """The embedded stack: local Kafka and the three services on SQLite under var/.
+
+    Ctrl-C stops every process it started."""
+    started = time.monotonic()
+    kafka = LocalKafka(port=kafka_port, controller_port=kafka_port + 1)
+    owns_kafka = kafka.running_pid() is None
+    try:
+        with console.status("Starting Kafka…"):
+            kafka.start()
+    except LocalKafkaError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"Kafka ready on {kafka.bootstrap_servers}")
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    urls: dict[str, str] = {}
+    logs_dir = VAR_DIR / "logs"
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    stopping = False
+
+    def stop_all(*_: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        console.print("Stopping…")
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for name, process in processes.items():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                console.print(f"  {name} did not stop in 20s; killing it")
+                process.kill()
+                process.wait()
+        if owns_kafka:
+            kafka.stop()
+        console.print("All stopped.")
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        for name, port in SERVICES.items():
+            env = {
+                **os.environ,
+                "ANTT_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+                "ANTT_PORT": str(port),
+            }
+            log_file = (logs_dir / f"{name}.log").open("ab")
+            processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "shared.cli", "serve", name],
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+            urls[name] = f"http://127.0.0.1:{port}"
+        _wait_ready(urls, processes, ready_timeout)
+        console.print(
+            f"[green]Stack ready in {time.monotonic() - started:.1f}s[/green]; "
+            f"logs in {logs_dir}; API docs at <url>/docs. Ctrl-C stops everything."
+        )
+        while True:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with code {process.returncode}")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/red]; see {logs_dir}")
+        stop_all()
+        raise typer.Exit(1) from exc
+    finally:
+        stop_all()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

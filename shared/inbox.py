@@ -1,0 +1,44 @@
+"""Inbox: each consumed event id is recorded in the same transaction as the consumer's
+change, so a redelivered event changes nothing."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+class Inbox:
+    def __init__(self, metadata: MetaData) -> None:
+        self.table = Table(
+            "inbox",
+            metadata,
+            Column("event_id", String(64), primary_key=True),
+            Column("consumer", String(200), primary_key=True),
+            Column("event_type", String(200), nullable=False),
+            Column("processed_at", DateTime(timezone=True), nullable=False),
+        )
+
+    async def claim(
+        self, session: AsyncSession, *, event_id: str, consumer: str, event_type: str
+    ) -> bool:
+        """Record the event as processed by ``consumer``; False if it already was.
+
+        Two replicas racing on one event both pass the check, but the primary key lets
+        only one transaction commit; the other rolls back and is retried as a duplicate.
+        """
+        seen = await session.execute(
+            select(self.table.c.event_id).where(
+                self.table.c.event_id == event_id, self.table.c.consumer == consumer
+            )
+        )
+        if seen.first() is not None:
+            return False
+        await session.execute(
+            self.table.insert().values(
+                event_id=event_id,
+                consumer=consumer,
+                event_type=event_type,
+                processed_at=datetime.now(UTC),
+            )
+        )
+        return True

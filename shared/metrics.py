@@ -1,0 +1,54 @@
+"""Prometheus metrics: one registry per service instance, served on ``/metrics``."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.responses import Response
+
+
+class DeliveryMetrics:
+    """Outbox, inbox and dead-letter figures every service reports alike."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.outbox_pending = Gauge(
+            "antt_outbox_pending_messages",
+            "Outbox rows written but not yet published",
+            registry=registry,
+        )
+        self.outbox_oldest_age = Gauge(
+            "antt_outbox_oldest_pending_age_seconds",
+            "Age of the oldest unpublished outbox row",
+            registry=registry,
+        )
+        self.relay_published = Counter(
+            "antt_outbox_published_messages",
+            "Outbox rows published to Kafka",
+            ["topic"],
+            registry=registry,
+        )
+        self.relay_failures = Counter(
+            "antt_outbox_publish_failures",
+            "Failed attempts to publish an outbox row",
+            registry=registry,
+        )
+        self.inbox_duplicates = Counter(
+            "antt_inbox_duplicates_skipped",
+            "Redelivered events the inbox recognised and skipped",
+            ["topic"],
+            registry=registry,
+        )
+        self.handler_failures = Counter(
+            "antt_consumer_handler_failures",
+            "Handler attempts that raised and were retried or dead-lettered",
+            ["topic"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "antt_dead_lettered_messages",
+            "Messages sent to a dead-letter topic",
+            ["topic"],
+            registry=registry,
+        )
+
+
+def metrics_response(registry: CollectorRegistry) -> Response:
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,147 @@
+"""What every service process runs besides its own domain: database, broker, outbox relay,
+consumers, health, readiness, metrics and correlation ids. Each service's ``app.py`` is
+its composition root and builds one of these."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+from sqlalchemy import MetaData
+
+from shared.bus import EventConsumer, create_broker, ensure_topics
+from shared.db import create_engine, create_session_factory, create_tables, database_is_reachable
+from shared.errors import DomainError
+from shared.events import IntegrationEvent, dead_letter_topic
+from shared.inbox import Inbox
+from shared.logging import (
+    CORRELATION_HEADER,
+    bind_correlation_id,
+    configure_logging,
+    get_logger,
+)
+from shared.metrics import DeliveryMetrics, metrics_response
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import ServiceSettings
+
+log = get_logger()
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        metadata: MetaData,
+        publishes: Iterable[type[IntegrationEvent]],
+    ) -> None:
+        self.settings = settings
+        configure_logging(settings.service_name, settings.log_format, settings.log_level)
+        self.registry = CollectorRegistry()
+        self.metrics = DeliveryMetrics(self.registry)
+        self.metadata = metadata
+        self.outbox = Outbox(metadata, source=f"/antt/{settings.service_name}")
+        self.inbox = Inbox(metadata)
+        self.engine = create_engine(settings.resolved_database_url())
+        self.sessions = create_session_factory(self.engine)
+        self.broker = create_broker(settings, self.registry)
+        self.relay = OutboxRelay(
+            self.outbox,
+            self.sessions,
+            self.broker,
+            self.metrics,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+        self.consumer = EventConsumer(
+            self.broker, self.sessions, self.inbox, self.metrics, settings
+        )
+        self.published_topics = [event.event_type for event in publishes]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def all_topics(self) -> list[str]:
+        consumed = self.consumer.topics
+        return sorted(
+            {*self.published_topics, *consumed, *(dead_letter_topic(t) for t in consumed)}
+        )
+
+    @asynccontextmanager
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await create_tables(self.engine, self.metadata)
+        if self.settings.kafka_create_topics:
+            await ensure_topics(self.settings, self.all_topics())
+        await self.broker.start()
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        log.info("service_started", port=self.settings.port)
+        try:
+            yield
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._tasks.clear()
+            await self.broker.stop()
+            await self.engine.dispose()
+            log.info("service_stopped")
+
+    async def is_ready(self) -> dict[str, bool]:
+        database = await database_is_reachable(self.engine)
+        try:
+            broker = await self.broker.ping(timeout=2.0)
+        except Exception:
+            broker = False
+        return {"database": database, "broker": broker}
+
+    def operations_router(self) -> APIRouter:
+        router = APIRouter(tags=["operations"])
+
+        @router.get("/health", summary="The process is alive")
+        async def health() -> dict[str, str]:
+            return {"status": "ok", "service": self.settings.service_name}
+
+        @router.get(
+            "/ready",
+            summary="Database and broker reachable",
+            responses={503: {"description": "A dependency is unreachable"}},
+        )
+        async def ready(response: Response) -> dict[str, Any]:
+            checks = await self.is_ready()
+            ok = all(checks.values())
+            if not ok:
+                response.status_code = 503
+            return {"status": "ready" if ok else "unavailable", "checks": checks}
+
+        @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+        async def metrics() -> Response:
+            return metrics_response(self.registry)
+
+        return router
+
+    def create_app(self, title: str, description: str, routers: Iterable[APIRouter]) -> FastAPI:
+        app = FastAPI(title=title, description=description, lifespan=self.lifespan)
+        app.state.runtime = self
+
+        @app.middleware("http")
+        async def correlation(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
+            correlation_id = bind_correlation_id(request.headers.get(CORRELATION_HEADER))
+            response = await call_next(request)
+            response.headers[CORRELATION_HEADER] = correlation_id
+            if request.method != "GET" and response.status_code < 400:
+                self.relay.wake()
+            return response
+
+        @app.exception_handler(DomainError)
+        async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+            return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail()})
+
+        app.include_router(self.operations_router())
+        for router in routers:
+            app.include_router(router)
+        return app

@@ -1,0 +1,42 @@
+"""Settings every service shares, read from ``ANTT_*`` environment variables."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+
+class ServiceSettings(BaseSettings):
+    """Base for each service's settings; a subclass sets the service's own defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="ANTT_", extra="ignore")
+
+    service_name: str = "antt"
+    env: Literal["dev", "test", "prod"] = "dev"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = ""
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Topics are created at start-up with these sizes; partitions bound how far a
+    # consumer group can scale out.
+    kafka_create_topics: bool = True
+    kafka_topic_partitions: int = Field(default=3, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    outbox_batch_size: int = Field(default=100, ge=1)
+    # A message whose handler fails this many times in a row goes to <topic>.dlq.
+    consumer_max_attempts: int = Field(default=3, ge=1)
+    consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or a SQLite file under var/ named after the service."""
+        if self.database_url:
+            return self.database_url
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{VAR_DIR / (self.service_name + '.db')}"
