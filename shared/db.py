@@ -5,12 +5,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Column, MetaData, Result, Table, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.expression import Executable
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SessionFactory = async_sessionmaker[AsyncSession]
+
+
+def shared_table(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
+    """A table the project's shared code keeps in each service's own metadata (once)."""
+    existing = metadata.tables.get(name)
+    return existing if existing is not None else Table(name, metadata, *columns)
+
+
+async def execute(session: AsyncSession, statement: Executable) -> Result[Any]:
+    """Run a Core statement in the session's transaction (outbox, inbox, raw counters)."""
+    connection = await session.connection()
+    return await connection.execute(statement)
 
 
 def create_engine(url: str) -> AsyncEngine:

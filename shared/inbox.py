@@ -3,15 +3,17 @@ change, so a redelivered event changes nothing."""
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, select
+from sqlalchemy import Column, DateTime, MetaData, String, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import execute, shared_table
 
 
 class Inbox:
     def __init__(self, metadata: MetaData) -> None:
-        self.table = Table(
-            "inbox",
+        self.table = shared_table(
             metadata,
+            "inbox",
             Column("event_id", String(64), primary_key=True),
             Column("consumer", String(200), primary_key=True),
             Column("event_type", String(200), nullable=False),
@@ -26,19 +28,21 @@ class Inbox:
         Two replicas racing on one event both pass the check, but the primary key lets
         only one transaction commit; the other rolls back and is retried as a duplicate.
         """
-        seen = await session.execute(
+        seen = await execute(
+            session,
             select(self.table.c.event_id).where(
                 self.table.c.event_id == event_id, self.table.c.consumer == consumer
-            )
+            ),
         )
         if seen.first() is not None:
             return False
-        await session.execute(
+        await execute(
+            session,
             self.table.insert().values(
                 event_id=event_id,
                 consumer=consumer,
                 event_type=event_type,
                 processed_at=datetime.now(UTC),
-            )
+            ),
         )
         return True

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    Table,
     Text,
     func,
     select,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.cloudevents import build_headers
-from shared.db import SessionFactory
+from shared.db import SessionFactory, execute, shared_table
 from shared.events import IntegrationEvent
 from shared.logging import current_correlation_id, get_logger
 from shared.metrics import DeliveryMetrics
@@ -41,9 +40,9 @@ class Outbox:
 
     def __init__(self, metadata: MetaData, source: str) -> None:
         self.source = source
-        self.table = Table(
-            "outbox",
+        self.table = shared_table(
             metadata,
+            "outbox",
             Column("id", Integer, primary_key=True, autoincrement=True),
             Column("event_id", String(36), nullable=False, unique=True),
             Column("topic", String(200), nullable=False),
@@ -59,7 +58,8 @@ class Outbox:
     async def add(self, session: AsyncSession, event: IntegrationEvent) -> str:
         """Stage ``event`` in the caller's transaction; it is published only if that commits."""
         event_id = str(uuid.uuid4())
-        await session.execute(
+        await execute(
+            session,
             self.table.insert().values(
                 event_id=event_id,
                 topic=event.event_type,
@@ -68,16 +68,17 @@ class Outbox:
                 correlation_id=current_correlation_id(),
                 created_at=utcnow(),
                 attempts=0,
-            )
+            ),
         )
         return event_id
 
     async def pending_count(self, session: AsyncSession) -> tuple[int, datetime | None]:
         row = (
-            await session.execute(
+            await execute(
+                session,
                 select(func.count(), func.min(self.table.c.created_at)).where(
                     self.table.c.published_at.is_(None)
-                )
+                ),
             )
         ).one()
         return int(row[0]), row[1]
@@ -119,13 +120,14 @@ class OutboxRelay:
         async with self.sessions() as session:
             rows = (
                 (
-                    await session.execute(
+                    await execute(
+                        session,
                         select(table)
                         .where(table.c.published_at.is_(None))
                         .order_by(table.c.id)
                         .limit(self.batch_size)
                         # Replicas on PostgreSQL share the work without publishing a row twice.
-                        .with_for_update(skip_locked=True)
+                        .with_for_update(skip_locked=True),
                     )
                 )
                 .mappings()
@@ -137,18 +139,20 @@ class OutboxRelay:
                 except Exception as exc:
                     self.metrics.relay_failures.inc()
                     log.warning("outbox_publish_failed", topic=row["topic"], error=str(exc))
-                    await session.execute(
+                    await execute(
+                        session,
                         update(table)
                         .where(table.c.id == row["id"])
-                        .values(attempts=table.c.attempts + 1, last_error=str(exc)[:2000])
+                        .values(attempts=table.c.attempts + 1, last_error=str(exc)[:2000]),
                     )
                     await session.commit()
                     # Stop here: later rows of the same aggregate must not overtake this one.
                     return RelayResult(published, failed=True)
-                await session.execute(
+                await execute(
+                    session,
                     update(table)
                     .where(table.c.id == row["id"])
-                    .values(published_at=utcnow(), attempts=table.c.attempts + 1)
+                    .values(published_at=utcnow(), attempts=table.c.attempts + 1),
                 )
                 published += 1
                 self.metrics.relay_published.labels(topic=row["topic"]).inc()

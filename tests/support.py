@@ -1,0 +1,79 @@
+"""Helpers the tests share: an app under TestKafkaBroker, publishing events as other
+services would, and waiting for something to become true."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+
+from shared.cloudevents import build_headers
+from shared.events import IntegrationEvent
+from shared.runtime import ServiceRuntime
+
+
+@asynccontextmanager
+async def running_app(app: FastAPI) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceRuntime]]:
+    """The app with its lifespan, on an in-memory broker, and an HTTP client for it."""
+    runtime: ServiceRuntime = app.state.runtime
+    async with TestKafkaBroker(runtime.broker):
+        async with LifespanManager(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield client, runtime
+
+
+async def publish_event(
+    broker: KafkaBroker,
+    event: IntegrationEvent,
+    *,
+    event_id: str | None = None,
+    source: str = "/antt/test",
+) -> str:
+    """Publish ``event`` exactly as a service's outbox relay would; returns its ce_id."""
+    event_id = event_id or str(uuid.uuid4())
+    await broker.publish(
+        event.model_dump_json().encode(),
+        topic=event.event_type,
+        key=event.subject.encode(),
+        headers=build_headers(
+            event_id=event_id,
+            source=source,
+            event_type=event.event_type,
+            subject=event.subject,
+            time=datetime.now(UTC),
+        ),
+    )
+    return event_id
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], within: float = 20.0, interval: float = 0.1
+) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with its last value."""
+    deadline = asyncio.get_running_loop().time() + within
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {within}s; last value: {last!r}")
+
+
+def unit_settings(settings_cls: type, tmp_path: Any, **overrides: Any) -> Any:
+    values = {
+        "env": "test",
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'service.db'}",
+        "kafka_create_topics": False,
+        "outbox_poll_seconds": 0.05,
+        "consumer_retry_backoff_seconds": 0.0,
+        "log_format": "console",
+    }
+    return settings_cls(**{**values, **overrides})

@@ -1,0 +1,177 @@
+"""Reporting: the read model from registry events, incidents and their lifecycle."""
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from services.reporting.app import Settings, create_app
+from services.reporting.models import Incident
+from shared.db import execute
+from shared.events import AreaLevel, AreaRegistered, TeamRegistered
+from tests.support import publish_event, running_app, unit_settings
+
+AREA_ID = uuid.uuid4()
+TEAM_ID = uuid.uuid4()
+
+
+@pytest.fixture
+async def reporting(tmp_path):
+    async with running_app(create_app(unit_settings(Settings, tmp_path))) as (client, runtime):
+        await publish_event(
+            runtime.broker,
+            AreaRegistered(
+                area_id=AREA_ID,
+                code="TH-NS-HH",
+                name="Phường Hải Hòa",
+                level=AreaLevel.WARD,
+                aggregate_version=1,
+            ),
+        )
+        await publish_event(
+            runtime.broker,
+            TeamRegistered(
+                team_id=TEAM_ID,
+                area_id=AREA_ID,
+                name="Tổ bảo vệ dân phố 1",
+                kind="civil_defence",
+                aggregate_version=1,
+            ),
+        )
+        yield client, runtime
+
+
+def incident(**changes):
+    body = {
+        "area_id": str(AREA_ID),
+        "category": "theft",
+        "source": "patrol",
+        "summary": "Trộm cắp tài sản",
+        "occurred_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+        "team_ids": [str(TEAM_ID)],
+    }
+    return {**body, **changes}
+
+
+async def counts(runtime):
+    async with runtime.sessions() as session:
+        incidents = (await execute(session, select(func.count()).select_from(Incident))).scalar()
+        outbox = (
+            await execute(session, select(func.count()).select_from(runtime.outbox.table))
+        ).scalar()
+    return incidents, outbox
+
+
+async def test_report_and_resolve_incident(reporting):
+    client, runtime = reporting
+    response = await client.post("/incidents", json=incident())
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["status"] == "reported" and created["team_ids"] == [str(TEAM_ID)]
+
+    for status in ("verified", "resolved"):
+        response = await client.post(
+            f"/incidents/{created['id']}/status", json={"status": status, "reason": "xác minh"}
+        )
+        assert response.status_code == 200, response.text
+    final = response.json()
+    assert final["version"] == 3
+    assert [(h["from_status"], h["to_status"]) for h in final["history"]] == [
+        ("reported", "verified"),
+        ("verified", "resolved"),
+    ]
+
+    async with runtime.sessions() as session:
+        rows = (
+            (
+                await execute(
+                    session, select(runtime.outbox.table).order_by(runtime.outbox.table.c.id)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    assert [row["topic"] for row in rows] == [
+        "incident_reported",
+        "incident_status_changed",
+        "incident_status_changed",
+    ]
+    resolved = json.loads(rows[-1]["payload"])
+    assert resolved["to_status"] == "resolved"
+    assert resolved["credited_team_ids"] == [str(TEAM_ID)]
+    assert resolved["aggregate_version"] == 3
+
+
+@pytest.mark.parametrize(
+    ("changes", "loc", "message"),
+    [
+        ({"area_id": str(uuid.uuid4())}, ["body", "area_id"], "unknown area"),
+        ({"team_ids": [str(TEAM_ID), str(uuid.uuid4())]}, ["body", "team_ids", 1], "unknown team"),
+        ({"category": "jaywalking_cats"}, ["body", "category"], "unknown category"),
+        (
+            {"occurred_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
+            ["body", "occurred_at"],
+            "future",
+        ),
+        ({"summary": ""}, ["body", "summary"], "at least 1"),
+    ],
+)
+async def test_invalid_incident_is_refused_and_nothing_is_stored(reporting, changes, loc, message):
+    client, runtime = reporting
+    response = await client.post("/incidents", json=incident(**changes))
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == loc
+    assert message in detail["msg"]
+    assert await counts(runtime) == (0, 0)
+
+
+async def test_illegal_transition_is_409_naming_the_allowed_ones(reporting):
+    client, runtime = reporting
+    created = (await client.post("/incidents", json=incident())).json()
+    response = await client.post(
+        f"/incidents/{created['id']}/status", json={"status": "resolved", "reason": "x"}
+    )
+    assert response.status_code == 409
+    assert "allowed: verified, dismissed" in response.json()["detail"][0]["msg"]
+    assert (await client.get(f"/incidents/{created['id']}")).json()["status"] == "reported"
+    assert await counts(runtime) == (1, 1)
+
+
+async def test_unknown_incident_is_404(reporting):
+    client, _ = reporting
+    response = await client.post(
+        f"/incidents/{uuid.uuid4()}/status", json={"status": "verified", "reason": "x"}
+    )
+    assert response.status_code == 404
+
+
+async def test_older_team_version_does_not_overwrite_newer(reporting):
+    _, runtime = reporting
+    await publish_event(
+        runtime.broker,
+        TeamRegistered(
+            team_id=TEAM_ID,
+            area_id=AREA_ID,
+            name="renamed",
+            kind="civil_defence",
+            aggregate_version=3,
+        ),
+    )
+    await publish_event(
+        runtime.broker,
+        TeamRegistered(
+            team_id=TEAM_ID,
+            area_id=AREA_ID,
+            name="stale",
+            kind="civil_defence",
+            aggregate_version=2,
+        ),
+    )
+    from services.reporting.models import KnownTeam
+
+    async with runtime.sessions() as session:
+        team = await session.get(KnownTeam, TEAM_ID)
+    assert (team.name, team.version) == ("renamed", 3)
