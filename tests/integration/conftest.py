@@ -1,0 +1,109 @@
+"""Real Apache Kafka and the three services as separate processes, as ops run them."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.local_kafka import LocalKafka, free_port
+from shared.settings import PROJECT_ROOT
+
+SERVICES = ("registry", "reporting", "awards")
+
+
+@dataclass
+class Service:
+    name: str
+    url: str
+    log_file: Path
+    process: subprocess.Popen[bytes]
+
+    def log_lines(self) -> list[dict[str, object]]:
+        lines = []
+        for line in self.log_file.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                lines.append(json.loads(line))
+        return lines
+
+
+@dataclass
+class Stack:
+    kafka: LocalKafka
+    services: dict[str, Service]
+
+    def url(self, name: str) -> str:
+        return self.services[name].url
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    broker = LocalKafka(
+        data_dir=tmp_path_factory.mktemp("kafka"), port=free_port(), controller_port=free_port()
+    )
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def start_service(name: str, kafka: LocalKafka, workdir: Path) -> Service:
+    port = free_port()
+    log_file = workdir / f"{name}.log"
+    env = {
+        **os.environ,
+        "ANTT_ENV": "test",
+        "ANTT_PORT": str(port),
+        "ANTT_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "ANTT_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / name}.db",
+        "ANTT_LOG_FORMAT": "json",
+        "ANTT_OUTBOX_POLL_SECONDS": "0.2",
+    }
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "serve", name],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    return Service(name, f"http://127.0.0.1:{port}", log_file, process)
+
+
+def wait_ready(service: Service, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"{service.name} exited:\n{service.log_file.read_text()}")
+        try:
+            if httpx.get(f"{service.url}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{service.name} not ready in {timeout}s:\n{service.log_file.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def stack(kafka: LocalKafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("stack")
+    services = {name: start_service(name, kafka, workdir) for name in SERVICES}
+    try:
+        for service in services.values():
+            wait_ready(service)
+        yield Stack(kafka, services)
+    finally:
+        for service in services.values():
+            service.process.terminate()
+        for service in services.values():
+            try:
+                service.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                service.process.kill()
+                service.process.wait()
