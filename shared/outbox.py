@@ -73,7 +73,7 @@ class Outbox:
         return event_id
 
     async def pending_count(self, session: AsyncSession) -> tuple[int, datetime | None]:
-        row = (
+        row: Any = (
             await execute(
                 session,
                 select(func.count(), func.min(self.table.c.created_at)).where(
