@@ -7,18 +7,20 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 ANTT := $(VENV)/bin/antt
 
-.PHONY: run test setup lint unit integration kafka-jars clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test setup postgres lint unit integration kafka-jars clean
 
 run: setup
 	$(ANTT) run
 
-test: setup lint
+test: setup postgres lint
 	$(VENV)/bin/pytest
 
-unit: setup
+unit: setup postgres
 	$(VENV)/bin/pytest tests/unit
 
-integration: setup
+integration: setup postgres
 	$(VENV)/bin/pytest tests/integration
 
 lint: setup
@@ -41,6 +43,13 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(ANTT) kafka fetch
 
 kafka-jars: .cache/kafka/pom.sha256
+
+# The tests start their own throwaway PostgreSQL cluster from Debian's packages.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "Installing PostgreSQL from Debian's packages…"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .cache var .pytest_cache .mypy_cache .ruff_cache

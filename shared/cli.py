@@ -1,18 +1,25 @@
 """``antt``: the ops command. Local Kafka, the embedded stack, one service."""
 
+import asyncio
+import importlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db import create_engine
 from shared.local_kafka import LocalKafka, LocalKafkaError, fetch_jars
+from shared.migrations import autogenerate_revision, upgrade_to_head
 from shared.settings import VAR_DIR
 
 SERVICES = {"registry": 8001, "reporting": 8002, "awards": 8003}
@@ -85,18 +92,55 @@ def kafka_status(
     console.print(f"Kafka runs (pid {pid})")
 
 
-@app.command("serve")
-def serve(service: Annotated[str, typer.Argument(help="registry, reporting or awards")]) -> None:
-    """Run one service (HTTP, consumers and outbox relay in one process)."""
+db_app = typer.Typer(help="Database schema migrations (Alembic), per service.")
+app.add_typer(db_app, name="db")
+ServiceName = Annotated[str, typer.Argument(help="registry, reporting or awards")]
+
+
+def _service_settings(service: str) -> Any:
     if service not in SERVICES:
         console.print(f"[red]unknown service {service!r}; one of {', '.join(SERVICES)}[/red]")
         raise typer.Exit(2)
+    module = importlib.import_module(f"services.{service}.app")
+    return module.Settings()
+
+
+@db_app.command("upgrade")
+def db_upgrade(service: ServiceName) -> None:
+    """Upgrade the service's database (ANTT_DATABASE_URL) to the newest schema."""
+    settings = _service_settings(service)
+    engine = create_engine(settings.resolved_database_url())
+    asyncio.run(_then_dispose(engine, upgrade_to_head(engine, service)))
+    console.print(f"{service}: schema at head")
+
+
+@db_app.command("revision")
+def db_revision(
+    service: ServiceName,
+    message: Annotated[str, typer.Option("-m", "--message", help="What the revision changes")],
+) -> None:
+    """Autogenerate a revision from the models (for developers; uses a scratch SQLite file)."""
+    _service_settings(service)
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = create_engine(f"sqlite+aiosqlite:///{scratch}/scratch.db")
+        asyncio.run(_then_dispose(engine, autogenerate_revision(engine, service, message)))
+
+
+async def _then_dispose(engine: AsyncEngine, work: Awaitable[None]) -> None:
+    try:
+        await work
+    finally:
+        await engine.dispose()
+
+
+@app.command("serve")
+def serve(service: ServiceName) -> None:
+    """Run one service (HTTP, consumers and outbox relay in one process)."""
+    settings = _service_settings(service)
     import uvicorn
 
-    module = f"services.{service}.app"
-    settings = __import__(module, fromlist=["Settings"]).Settings()
     uvicorn.run(
-        f"{module}:create_app",
+        f"services.{service}.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,

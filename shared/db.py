@@ -1,11 +1,13 @@
 """Async SQLModel engine and sessions: SQLite (aiosqlite) embedded, PostgreSQL (asyncpg)
 in compose and CI."""
 
+import enum
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Column, MetaData, Result, Table, event, text
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import SQLModel
@@ -71,3 +73,15 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+
+
+def enum_column(enum_cls: type[enum.Enum]) -> Any:
+    """Store an enum as its value in a plain VARCHAR: readable in SQL, portable between
+    SQLite and PostgreSQL, and new members need no ALTER TYPE."""
+    return SAEnum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+    )

@@ -3,22 +3,26 @@ change, so a redelivered event changes nothing."""
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, MetaData, String, select
+from sqlalchemy import Column, DateTime, MetaData, String, Table, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import execute, shared_table
 
 
+def inbox_table(metadata: MetaData) -> Table:
+    return shared_table(
+        metadata,
+        "inbox",
+        Column("event_id", String(64), primary_key=True),
+        Column("consumer", String(200), primary_key=True),
+        Column("event_type", String(200), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+    )
+
+
 class Inbox:
     def __init__(self, metadata: MetaData) -> None:
-        self.table = shared_table(
-            metadata,
-            "inbox",
-            Column("event_id", String(64), primary_key=True),
-            Column("consumer", String(200), primary_key=True),
-            Column("event_type", String(200), nullable=False),
-            Column("processed_at", DateTime(timezone=True), nullable=False),
-        )
+        self.table = inbox_table(metadata)
 
     async def claim(
         self, session: AsyncSession, *, event_id: str, consumer: str, event_type: str

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     func,
     select,
@@ -35,25 +36,29 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def outbox_table(metadata: MetaData) -> Table:
+    return shared_table(
+        metadata,
+        "outbox",
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("message_key", String(200), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("correlation_id", String(64), nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("last_error", Text, nullable=True),
+    )
+
+
 class Outbox:
     """The outbox table of one service and the one way to add a row to it."""
 
     def __init__(self, metadata: MetaData, source: str) -> None:
         self.source = source
-        self.table = shared_table(
-            metadata,
-            "outbox",
-            Column("id", Integer, primary_key=True, autoincrement=True),
-            Column("event_id", String(36), nullable=False, unique=True),
-            Column("topic", String(200), nullable=False),
-            Column("message_key", String(200), nullable=False),
-            Column("payload", Text, nullable=False),
-            Column("correlation_id", String(64), nullable=True),
-            Column("created_at", DateTime(timezone=True), nullable=False),
-            Column("published_at", DateTime(timezone=True), nullable=True, index=True),
-            Column("attempts", Integer, nullable=False, default=0),
-            Column("last_error", Text, nullable=True),
-        )
+        self.table = outbox_table(metadata)
 
     async def add(self, session: AsyncSession, event: IntegrationEvent) -> str:
         """Stage ``event`` in the caller's transaction; it is published only if that commits."""

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import MetaData
 
 from shared.bus import EventConsumer, create_broker, ensure_topics
-from shared.db import create_engine, create_session_factory, create_tables, database_is_reachable
+from shared.db import create_engine, create_session_factory, database_is_reachable
 from shared.errors import DomainError
 from shared.events import IntegrationEvent, dead_letter_topic
 from shared.inbox import Inbox
@@ -25,6 +25,7 @@ from shared.logging import (
     get_logger,
 )
 from shared.metrics import DeliveryMetrics, metrics_response
+from shared.migrations import upgrade_to_head
 from shared.outbox import Outbox, OutboxRelay
 from shared.settings import ServiceSettings
 
@@ -70,7 +71,7 @@ class ServiceRuntime:
 
     @asynccontextmanager
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
-        await create_tables(self.engine, self.metadata)
+        await upgrade_to_head(self.engine, self.settings.service_name)
         if self.settings.kafka_create_topics:
             await ensure_topics(self.settings, self.all_topics())
         await self.broker.start()

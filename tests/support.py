@@ -67,10 +67,10 @@ async def eventually(
     raise AssertionError(f"condition not met within {within}s; last value: {last!r}")
 
 
-def unit_settings(settings_cls: type, tmp_path: Any, **overrides: Any) -> Any:
+def unit_settings(settings_cls: type, database_url: str, **overrides: Any) -> Any:
     values = {
         "env": "test",
-        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'service.db'}",
+        "database_url": database_url,
         "kafka_create_topics": False,
         "outbox_poll_seconds": 0.05,
         "consumer_retry_backoff_seconds": 0.0,

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from shared.db import enum_column
 from shared.events import IncidentStatus, RecipientKind
 
 
@@ -25,7 +26,7 @@ class TrackedIncident(AwardsTable, table=True):
     id: UUID = Field(primary_key=True)
     area_id: UUID = Field(index=True)
     category: str
-    status: IncidentStatus
+    status: IncidentStatus = Field(sa_type=enum_column(IncidentStatus))
     version: int
 
 
@@ -49,7 +50,7 @@ class NominationStatus(StrEnum):
 
 
 class NominationBase(SQLModel):
-    recipient_kind: RecipientKind
+    recipient_kind: RecipientKind = Field(sa_type=enum_column(RecipientKind))
     recipient_id: UUID = Field(description="A registry person (individual) or team (collective)")
     recipient_name: str = Field(min_length=1, max_length=200)
     award_form: str = Field(min_length=1, max_length=64, description="e.g. giay_khen, bang_khen")
@@ -63,7 +64,9 @@ class NominationCreate(NominationBase):
 
 class Nomination(AwardsTable, NominationBase, table=True):
     id: UUID = Field(default_factory=uuid4, primary_key=True)
-    status: NominationStatus = NominationStatus.NOMINATED
+    status: NominationStatus = Field(
+        default=NominationStatus.NOMINATED, sa_type=enum_column(NominationStatus)
+    )
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -7,6 +7,7 @@ from pydantic import field_validator, model_validator
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from shared.db import enum_column
 from shared.events import AreaLevel, TeamRole
 
 
@@ -24,7 +25,7 @@ class RegistryTable(SQLModel, registry=registry()):
 class AreaBase(SQLModel):
     code: str = Field(min_length=1, max_length=64, description="Unique administrative code")
     name: str = Field(min_length=1, max_length=200)
-    level: AreaLevel
+    level: AreaLevel = Field(sa_type=enum_column(AreaLevel))
 
 
 class AreaCreate(AreaBase):
@@ -98,7 +99,7 @@ class Membership(RegistryTable, table=True):
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     team_id: UUID = Field(foreign_key="team.id", index=True)
     person_id: UUID = Field(foreign_key="person.id", index=True)
-    role: TeamRole
+    role: TeamRole = Field(sa_type=enum_column(TeamRole))
     joined_on: date = Field(default_factory=date.today)
     left_on: date | None = None
 
@@ -118,7 +119,7 @@ class Honour(RegistryTable, table=True):
 class MemberPublic(SQLModel):
     person_id: UUID
     full_name: str
-    role: TeamRole
+    role: TeamRole = Field(sa_type=enum_column(TeamRole))
     joined_on: date
 
 

@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, field_validator
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from shared.db import enum_column
 from shared.events import AreaLevel, IncidentSource, IncidentStatus
 
 
@@ -26,7 +27,7 @@ class KnownArea(ReportingTable, table=True):
     id: UUID = Field(primary_key=True)
     code: str
     name: str
-    level: AreaLevel
+    level: AreaLevel = Field(sa_type=enum_column(AreaLevel))
     parent_id: UUID | None = None
     version: int
 
@@ -46,7 +47,7 @@ class KnownTeam(ReportingTable, table=True):
 class IncidentBase(SQLModel):
     area_id: UUID
     category: str = Field(min_length=1, max_length=64)
-    source: IncidentSource
+    source: IncidentSource = Field(sa_type=enum_column(IncidentSource))
     summary: str = Field(min_length=1, max_length=4000)
 
 
@@ -67,7 +68,9 @@ class IncidentCreate(IncidentBase):
 class Incident(ReportingTable, IncidentBase, table=True):
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     area_id: UUID = Field(foreign_key="knownarea.id", index=True)
-    status: IncidentStatus = Field(default=IncidentStatus.REPORTED, index=True)
+    status: IncidentStatus = Field(
+        default=IncidentStatus.REPORTED, index=True, sa_type=enum_column(IncidentStatus)
+    )
     occurred_at: datetime
     reported_at: datetime = Field(default_factory=utcnow)
     version: int = 1
@@ -81,8 +84,8 @@ class IncidentTeam(ReportingTable, table=True):
 class IncidentStatusChange(ReportingTable, table=True):
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     incident_id: UUID = Field(foreign_key="incident.id", index=True)
-    from_status: IncidentStatus
-    to_status: IncidentStatus
+    from_status: IncidentStatus = Field(sa_type=enum_column(IncidentStatus))
+    to_status: IncidentStatus = Field(sa_type=enum_column(IncidentStatus))
     reason: str
     changed_at: datetime = Field(default_factory=utcnow)
 

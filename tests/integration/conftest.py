@@ -1,5 +1,6 @@
 """Real Apache Kafka and the three services as separate processes, as ops run them."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 
 from shared.local_kafka import LocalKafka, free_port
 from shared.settings import PROJECT_ROOT
+from tests.postgres import PostgresServer
 
 SERVICES = ("registry", "reporting", "awards")
 
@@ -52,7 +54,7 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     broker.stop()
 
 
-def start_service(name: str, kafka: LocalKafka, workdir: Path) -> Service:
+def start_service(name: str, kafka: LocalKafka, workdir: Path, database_url: str) -> Service:
     port = free_port()
     log_file = workdir / f"{name}.log"
     env = {
@@ -60,7 +62,7 @@ def start_service(name: str, kafka: LocalKafka, workdir: Path) -> Service:
         "ANTT_ENV": "test",
         "ANTT_PORT": str(port),
         "ANTT_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "ANTT_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / name}.db",
+        "ANTT_DATABASE_URL": database_url,
         "ANTT_LOG_FORMAT": "json",
         "ANTT_OUTBOX_POLL_SECONDS": "0.2",
     }
@@ -91,9 +93,13 @@ def wait_ready(service: Service, timeout: float = 60.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(kafka: LocalKafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    kafka: LocalKafka, postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The three services on PostgreSQL, one database each, as in compose."""
     workdir = tmp_path_factory.mktemp("stack")
-    services = {name: start_service(name, kafka, workdir) for name in SERVICES}
+    urls = {name: asyncio.run(postgres.create_database(name)) for name in SERVICES}
+    services = {name: start_service(name, kafka, workdir, urls[name]) for name in SERVICES}
     try:
         for service in services.values():
             wait_ready(service)

@@ -16,8 +16,8 @@ TEAM_ID = uuid.uuid4()
 
 
 @pytest.fixture
-async def awards(tmp_path):
-    async with running_app(create_app(unit_settings(Settings, tmp_path))) as running:
+async def awards(database_url):
+    async with running_app(create_app(unit_settings(Settings, database_url))) as running:
         yield running
 
 

@@ -81,8 +81,8 @@ async def dead_letters(broker: KafkaBroker, topic: str):
     return received
 
 
-async def test_poison_message_goes_to_dead_letter_topic_with_error(tmp_path):
-    app = create_app(unit_settings(Settings, tmp_path))
+async def test_poison_message_goes_to_dead_letter_topic_with_error(database_url):
+    app = create_app(unit_settings(Settings, database_url))
     runtime = app.state.runtime
     received = await dead_letters(runtime.broker, "incident_status_changed.dlq")
     async with running_app(app) as (client, runtime):
@@ -113,8 +113,8 @@ async def test_poison_message_goes_to_dead_letter_topic_with_error(tmp_path):
         assert "inbox" in str(runtime.inbox.table.name)
 
 
-async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(tmp_path, monkeypatch):
-    app = create_app(unit_settings(Settings, tmp_path, consumer_max_attempts=3))
+async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(database_url, monkeypatch):
+    app = create_app(unit_settings(Settings, database_url, consumer_max_attempts=3))
     runtime = app.state.runtime
     received = await dead_letters(runtime.broker, "incident_status_changed.dlq")
     calls = 0
@@ -142,8 +142,8 @@ async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(tmp_path
         assert service.max_attempts == 3
 
 
-async def test_relay_keeps_rows_when_publishing_fails_and_sends_them_later(tmp_path):
-    app = create_app(unit_settings(Settings, tmp_path, outbox_poll_seconds=60))
+async def test_relay_keeps_rows_when_publishing_fails_and_sends_them_later(database_url):
+    app = create_app(unit_settings(Settings, database_url, outbox_poll_seconds=60))
     runtime = app.state.runtime
     async with TestKafkaBroker(runtime.broker):
         from asgi_lifespan import LifespanManager
@@ -199,8 +199,8 @@ def award(n: int) -> AwardGranted:
     )
 
 
-async def test_outbox_row_vanishes_with_a_rolled_back_transaction(tmp_path):
-    app = create_app(unit_settings(Settings, tmp_path))
+async def test_outbox_row_vanishes_with_a_rolled_back_transaction(database_url):
+    app = create_app(unit_settings(Settings, database_url))
     async with running_app(app) as (_, runtime):
         async with runtime.sessions() as session:
             await runtime.outbox.add(session, award(1))

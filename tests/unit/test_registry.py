@@ -14,8 +14,8 @@ from tests.support import eventually, publish_event, running_app, unit_settings
 
 
 @pytest.fixture
-async def registry(tmp_path):
-    async with running_app(create_app(unit_settings(Settings, tmp_path))) as running:
+async def registry(database_url):
+    async with running_app(create_app(unit_settings(Settings, database_url))) as running:
         yield running
 
 

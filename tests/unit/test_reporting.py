@@ -18,8 +18,8 @@ TEAM_ID = uuid.uuid4()
 
 
 @pytest.fixture
-async def reporting(tmp_path):
-    async with running_app(create_app(unit_settings(Settings, tmp_path))) as (client, runtime):
+async def reporting(database_url):
+    async with running_app(create_app(unit_settings(Settings, database_url))) as (client, runtime):
         await publish_event(
             runtime.broker,
             AreaRegistered(

@@ -1,0 +1,9 @@
+import pytest
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request, tmp_path):
+    """Every database test runs on the embedded default and on the compose database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
+    return await request.getfixturevalue("postgres").create_database()
