@@ -22,7 +22,7 @@ from shared.local_kafka import LocalKafka, LocalKafkaError, fetch_jars
 from shared.migrations import autogenerate_revision, upgrade_to_head
 from shared.settings import VAR_DIR
 
-SERVICES = {"registry": 8001, "reporting": 8002, "awards": 8003}
+SERVICES = ("registry", "reporting", "awards")
 
 app = typer.Typer(help="Operate the ANTT platform.", no_args_is_help=True)
 kafka_app = typer.Typer(help="The local Apache Kafka broker (embedded stack and tests).")
@@ -160,7 +160,7 @@ def _wait_ready(
                 raise RuntimeError(f"{name} exited with code {processes[name].returncode}")
             try:
                 if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    console.print(f"  {name:<10} ready on {url}")
+                    console.print(f"  {name:<10} ready on {url}  (docs: {url}/docs)")
                     del pending[name]
             except httpx.HTTPError:
                 pass
@@ -169,71 +169,69 @@ def _wait_ready(
         raise RuntimeError(f"not ready within {timeout:.0f}s: {', '.join(pending)}")
 
 
+def _stop_processes(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+    for name, process in processes.items():
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            console.print(f"  {name} did not stop in 20s; killing it")
+            process.kill()
+            process.wait()
+
+
+def _raise_interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 @app.command("run")
 def run(
-    kafka_port: Annotated[int, typer.Option(help="Local Kafka port")] = 9092,
+    kafka_port: Annotated[int, typer.Option(help="Local Kafka port (controller: +1)")] = 9092,
+    base_port: Annotated[int, typer.Option(help="registry's port; reporting +1, awards +2")] = 8001,
+    var_dir: Annotated[Path, typer.Option(help="SQLite files, logs, Kafka data")] = VAR_DIR,
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for /ready")] = 120.0,
 ) -> None:
     """The embedded stack: local Kafka and the three services on SQLite under var/.
 
     Ctrl-C stops every process it started."""
     started = time.monotonic()
-    kafka = LocalKafka(port=kafka_port, controller_port=kafka_port + 1)
-    owns_kafka = kafka.running_pid() is None
-    try:
-        with console.status("Starting Kafka…"):
-            kafka.start()
-    except LocalKafkaError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
-    console.print(f"Kafka ready on {kafka.bootstrap_servers}")
-    processes: dict[str, subprocess.Popen[bytes]] = {}
-    urls: dict[str, str] = {}
-    logs_dir = VAR_DIR / "logs"
+    var_dir = var_dir.resolve()
+    logs_dir = var_dir / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
-    stopping = False
-
-    def stop_all(*_: object) -> None:
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
-        console.print("Stopping…")
-        for process in processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for name, process in processes.items():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                console.print(f"  {name} did not stop in 20s; killing it")
-                process.kill()
-                process.wait()
-        if owns_kafka:
-            kafka.stop()
-        console.print("All stopped.")
-
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    kafka = LocalKafka(data_dir=var_dir / "kafka", port=kafka_port, controller_port=kafka_port + 1)
+    owns_kafka = kafka.running_pid() is None
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    failed = False
     try:
-        for name, port in SERVICES.items():
+        with console.status(f"Starting Kafka on {kafka.bootstrap_servers}…"):
+            kafka.start()
+        console.print(f"Kafka ready on {kafka.bootstrap_servers} (log: {kafka.log_file})")
+        urls: dict[str, str] = {}
+        for offset, name in enumerate(SERVICES):
+            port = base_port + offset
             env = {
                 **os.environ,
                 "ANTT_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
                 "ANTT_PORT": str(port),
+                "ANTT_DATABASE_URL": f"sqlite+aiosqlite:///{var_dir / name}.db",
             }
-            log_file = (logs_dir / f"{name}.log").open("ab")
-            processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli", "serve", name],
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+            with (logs_dir / f"{name}.log").open("ab") as log_file:
+                processes[name] = subprocess.Popen(
+                    [sys.executable, "-m", "shared.cli", "serve", name],
+                    env=env,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
             urls[name] = f"http://127.0.0.1:{port}"
-        _wait_ready(urls, processes, ready_timeout)
+        with console.status("Waiting for the services to be ready…"):
+            _wait_ready(urls, processes, ready_timeout)
         console.print(
             f"[green]Stack ready in {time.monotonic() - started:.1f}s[/green]; "
-            f"logs in {logs_dir}; API docs at <url>/docs. Ctrl-C stops everything."
+            f"logs in {logs_dir}. Ctrl-C stops everything."
         )
         while True:
             for name, process in processes.items():
@@ -242,12 +240,17 @@ def run(
             time.sleep(1)
     except KeyboardInterrupt:
         pass
-    except RuntimeError as exc:
-        console.print(f"[red]{exc}[/red]; see {logs_dir}")
-        stop_all()
-        raise typer.Exit(1) from exc
+    except (RuntimeError, LocalKafkaError) as exc:
+        console.print(f"[red]{exc}[/red]; logs in {logs_dir}")
+        failed = True
     finally:
-        stop_all()
+        console.print("Stopping…")
+        _stop_processes(processes)
+        if owns_kafka:
+            kafka.stop()
+        console.print("All stopped.")
+    if failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

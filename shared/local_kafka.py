@@ -157,8 +157,8 @@ class LocalKafka:
                 libs,
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cluster_id,
+                # "=" form: a random id may start with "-" and read as an option.
+                f"--cluster-id={cluster_id}",
                 "-c",
                 str(self.config_file),
                 "--ignore-formatted",
