@@ -2,6 +2,7 @@
 
 import asyncio
 import importlib
+import json
 import os
 import signal
 import subprocess
@@ -131,6 +132,15 @@ async def _then_dispose(engine: AsyncEngine, work: Awaitable[None]) -> None:
         await work
     finally:
         await engine.dispose()
+
+
+@app.command("asyncapi")
+def asyncapi(service: ServiceName) -> None:
+    """Print the service's AsyncAPI 3.0 document (also served at /asyncapi.json)."""
+    _service_settings(service)
+    module = importlib.import_module(f"services.{service}.app")
+    document = module.create_app().state.runtime.asyncapi()
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 
 @app.command("serve")

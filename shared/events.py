@@ -77,6 +77,8 @@ class IntegrationEvent(BaseModel):
 
 
 class AreaRegistered(IntegrationEvent):
+    """An area (province, district, ward/commune, residential group) joined the registry."""
+
     event_type: ClassVar[str] = "area_registered"
     subject_field: ClassVar[str] = "area_id"
 
@@ -88,6 +90,8 @@ class AreaRegistered(IntegrationEvent):
 
 
 class TeamRegistered(IntegrationEvent):
+    """A team was set up in an area (its members follow as member_joined)."""
+
     event_type: ClassVar[str] = "team_registered"
     subject_field: ClassVar[str] = "team_id"
 
@@ -99,6 +103,8 @@ class TeamRegistered(IntegrationEvent):
 
 
 class MemberJoined(IntegrationEvent):
+    """A person joined a team as leader, deputy or member (no contact data)."""
+
     event_type: ClassVar[str] = "member_joined"
     subject_field: ClassVar[str] = "team_id"
 
@@ -110,6 +116,8 @@ class MemberJoined(IntegrationEvent):
 
 
 class IncidentReported(IntegrationEvent):
+    """An incident was reported in an area, crediting the teams that helped."""
+
     event_type: ClassVar[str] = "incident_reported"
     subject_field: ClassVar[str] = "incident_id"
 
@@ -124,6 +132,8 @@ class IncidentReported(IntegrationEvent):
 
 
 class IncidentStatusChanged(IntegrationEvent):
+    """An incident moved along reported → verified → resolved/mediated/referred/dismissed."""
+
     event_type: ClassVar[str] = "incident_status_changed"
     subject_field: ClassVar[str] = "incident_id"
 
@@ -137,6 +147,8 @@ class IncidentStatusChanged(IntegrationEvent):
 
 
 class AwardGranted(IntegrationEvent):
+    """A nomination was approved into an award with a decision number."""
+
     event_type: ClassVar[str] = "award_granted"
     subject_field: ClassVar[str] = "award_id"
 

@@ -4,12 +4,15 @@ its composition root and builds one of these."""
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from importlib.metadata import version
+from typing import Any, cast
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import MetaData
 
@@ -30,6 +33,7 @@ from shared.outbox import Outbox, OutboxRelay
 from shared.settings import ServiceSettings
 
 log = get_logger()
+__version__ = version("antt")
 
 
 class ServiceRuntime:
@@ -61,6 +65,14 @@ class ServiceRuntime:
             self.broker, self.sessions, self.inbox, self.metrics, settings
         )
         self.published_topics = [event.event_type for event in publishes]
+        for event in publishes:
+            # Declared for the AsyncAPI document; the outbox relay does the publishing.
+            self.broker.publisher(
+                event.event_type,
+                title=f"{event.event_type}:publish",
+                description=(event.__doc__ or "").strip() or None,
+                schema=event,
+            )
         self._tasks: list[asyncio.Task[None]] = []
 
     def all_topics(self) -> list[str]:
@@ -98,6 +110,17 @@ class ServiceRuntime:
             broker = False
         return {"database": database, "broker": broker}
 
+    def asyncapi(self) -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of what this service publishes and consumes."""
+        document = AsyncAPI(
+            self.broker,
+            title=f"ANTT {self.settings.service_name} events",
+            version=__version__,
+            description="CloudEvents 1.0 in Kafka binary mode: ce_* headers, JSON value, "
+            "key = aggregate id. Topic = event type.",
+        )
+        return cast(dict[str, Any], json.loads(document.to_specification().to_json()))
+
     def operations_router(self) -> APIRouter:
         router = APIRouter(tags=["operations"])
 
@@ -116,6 +139,10 @@ class ServiceRuntime:
             if not ok:
                 response.status_code = 503
             return {"status": "ready" if ok else "unavailable", "checks": checks}
+
+        @router.get("/asyncapi.json", summary="AsyncAPI document of this service's events")
+        async def asyncapi() -> dict[str, Any]:
+            return self.asyncapi()
 
         @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
         async def metrics() -> Response:

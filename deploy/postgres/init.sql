@@ -1,0 +1,4 @@
+-- One database per service: each service is the only owner of its data.
+CREATE DATABASE registry;
+CREATE DATABASE reporting;
+CREATE DATABASE awards;
