@@ -16,9 +16,11 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine
+from shared.dead_letters import pending_dead_letters, replay_dead_letters
 from shared.local_kafka import LocalKafka, LocalKafkaError, fetch_jars
 from shared.migrations import autogenerate_revision, upgrade_to_head
 from shared.settings import VAR_DIR
@@ -132,6 +134,38 @@ async def _then_dispose(engine: AsyncEngine, work: Awaitable[None]) -> None:
         await work
     finally:
         await engine.dispose()
+
+
+dlq_app = typer.Typer(help="Dead-lettered messages: count and replay.")
+app.add_typer(dlq_app, name="dlq")
+Bootstrap = Annotated[
+    str, typer.Option(envvar="ANTT_KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers")
+]
+Topic = Annotated[str, typer.Argument(help="The original topic, e.g. incident_reported")]
+
+
+@dlq_app.command("count")
+def dlq_count(topic: Topic, bootstrap: Bootstrap = "127.0.0.1:9092") -> None:
+    """How many dead letters of TOPIC wait to be replayed."""
+    pending = asyncio.run(pending_dead_letters(bootstrap, topic))
+    typer.echo(f"{topic}.dlq: {pending} waiting")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: Topic,
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    limit: Annotated[int | None, typer.Option(min=1, help="Replay at most this many")] = None,
+) -> None:
+    """Send TOPIC's dead letters back to TOPIC (after the cause is fixed)."""
+    with Progress(console=console, transient=False) as progress:
+        task = progress.add_task(f"Replaying {topic}.dlq", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = asyncio.run(replay_dead_letters(bootstrap, topic, limit, advance))
+    console.print(f"Replayed {result.replayed} of {result.pending_before} waiting in {topic}.dlq")
 
 
 @app.command("asyncapi")

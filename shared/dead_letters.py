@@ -1,0 +1,124 @@
+"""Replaying dead letters: records in ``<topic>.dlq`` go back to ``<topic>`` once the cause
+is fixed. Only what was in the dead-letter topic when the replay began is replayed, so a
+record that fails again (and returns to the DLQ) is not looped over."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.events import dead_letter_topic
+
+REPLAY_GROUP_PREFIX = "antt.dlq-replay."
+
+
+@dataclass
+class ReplayResult:
+    replayed: int
+    pending_before: int
+
+
+def _original_headers(headers: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    return [(key, value) for key, value in headers if not key.startswith("dlq_")]
+
+
+async def pending_dead_letters(bootstrap_servers: str, topic: str) -> int:
+    """Dead letters of ``topic`` not yet replayed."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=REPLAY_GROUP_PREFIX + topic,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        return (await _pending(consumer, bootstrap_servers, dead_letter_topic(topic)))[0]
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        [description] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if description["error_code"] != 0:  # no such topic: nothing was ever dead-lettered
+        return []
+    return sorted(TopicPartition(topic, p["partition"]) for p in description["partitions"])
+
+
+async def _pending(
+    consumer: AIOKafkaConsumer, bootstrap_servers: str, dlq: str
+) -> tuple[int, dict[TopicPartition, int]]:
+    partitions = await _partitions(bootstrap_servers, dlq)
+    if not partitions:
+        return 0, {}
+    ends = await consumer.end_offsets(partitions)
+    beginnings = await consumer.beginning_offsets(partitions)
+    committed = {tp: await consumer.committed(tp) for tp in partitions}
+    pending = 0
+    for tp in partitions:
+        start = committed[tp] if committed[tp] is not None else beginnings[tp]
+        pending += max(0, ends[tp] - start)
+    return pending, ends
+
+
+async def replay_dead_letters(
+    bootstrap_servers: str,
+    topic: str,
+    limit: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ReplayResult:
+    dlq = dead_letter_topic(topic)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=REPLAY_GROUP_PREFIX + topic,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        pending, ends = await _pending(consumer, bootstrap_servers, dlq)
+        target = pending if limit is None else min(pending, limit)
+        if target == 0:
+            return ReplayResult(0, pending)
+        consumer.assign(list(ends))
+        for tp in ends:
+            committed = await consumer.committed(tp)
+            if committed is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, committed)
+        replayed = 0
+        done = {tp for tp, end in ends.items() if await consumer.position(tp) >= end}
+        while replayed < target and len(done) < len(ends):
+            batch = await consumer.getmany(timeout_ms=1000)
+            for tp, records in batch.items():
+                for record in records:
+                    if tp in done or replayed >= target or record.offset >= ends[tp]:
+                        done.add(tp)
+                        break
+                    await producer.send_and_wait(
+                        topic,
+                        value=record.value,
+                        key=record.key,
+                        headers=_original_headers(list(record.headers)),
+                    )
+                    # Commit after the record is safely back on its topic.
+                    await consumer.commit({tp: record.offset + 1})
+                    replayed += 1
+                    if on_progress:
+                        on_progress(replayed, target)
+                    if record.offset + 1 >= ends[tp]:
+                        done.add(tp)
+        return ReplayResult(replayed, pending)
+    finally:
+        await producer.stop()
+        await consumer.stop()
