@@ -252,7 +252,10 @@ def run(
     try:
         with console.status(f"Starting Kafka on {kafka.bootstrap_servers}…"):
             kafka.start()
-        console.print(f"Kafka ready on {kafka.bootstrap_servers} (log: {kafka.log_file})")
+        console.print(
+            f"Kafka ready on {kafka.bootstrap_servers} after {time.monotonic() - started:.1f}s "
+            f"(log: {kafka.log_file})"
+        )
         urls: dict[str, str] = {}
         for offset, name in enumerate(SERVICES):
             port = base_port + offset
@@ -263,12 +266,15 @@ def run(
                 "ANTT_DATABASE_URL": f"sqlite+aiosqlite:///{var_dir / name}.db",
             }
             with (logs_dir / f"{name}.log").open("ab") as log_file:
+                # A session of their own: Ctrl-C reaches only this command, which
+                # then stops the services and Kafka in order.
                 processes[name] = subprocess.Popen(
                     [sys.executable, "-m", "shared.cli", "serve", name],
                     env=env,
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
+                    start_new_session=True,
                 )
             urls[name] = f"http://127.0.0.1:{port}"
         with console.status("Waiting for the services to be ready…"):
