@@ -247,6 +247,8 @@ def run(
     kafka = LocalKafka(data_dir=var_dir / "kafka", port=kafka_port, controller_port=kafka_port + 1)
     owns_kafka = kafka.running_pid() is None
     processes: dict[str, subprocess.Popen[bytes]] = {}
+    # Explicit, so Ctrl-C works even where the shell started us with SIGINT ignored.
+    signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     failed = False
     try:
