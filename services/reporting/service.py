@@ -146,10 +146,11 @@ class ReportingService:
             incident = await self._get(session, incident_id)
             allowed = ALLOWED_TRANSITIONS[incident.status]
             if command.status not in allowed:
-                allowed_text = ", ".join(allowed) if allowed else "none: the status is final"
+                rule = (
+                    f"allowed: {', '.join(allowed)}" if allowed else f"{incident.status} is final"
+                )
                 raise ConflictError(
-                    f"cannot move an incident from {incident.status} to {command.status}; "
-                    f"allowed: {allowed_text}",
+                    f"cannot move an incident from {incident.status} to {command.status}; {rule}",
                     ["body", "status"],
                 )
             change = IncidentStatusChange(
