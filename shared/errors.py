@@ -37,12 +37,18 @@ class RuleViolationError(DomainError):
     error_type = "rule_violation"
 
 
+class ForbiddenError(DomainError):
+    status_code = 403
+    error_type = "forbidden"
+
+
 class ConflictError(DomainError):
     status_code = 409
     error_type = "conflict"
 
 
 ERROR_DESCRIPTIONS = {
+    403: "The caller's role or areas do not allow this",
     404: "Not found (or not visible to the caller)",
     409: "Conflicts with the current state",
     422: "Invalid input or unknown reference; `detail` names the field and the rule",

@@ -162,6 +162,7 @@ class AwardGranted(IntegrationEvent):
     reason: str
     decision_number: str
     granted_on: datetime
+    area_id: UUID | None = Field(default=None, description="The recipient's area")
 
 
 def dead_letter_topic(topic: str) -> str:

@@ -10,12 +10,20 @@ from alembic.config import Config
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.audit import audit_table
 from shared.inbox import inbox_table
 from shared.outbox import outbox_table
 from shared.settings import PROJECT_ROOT
 
 # Replicas that start together must not run the same migration twice (PostgreSQL only).
 ADVISORY_LOCK_ID = 0x414E5454  # "ANTT"
+
+
+def define_shared_tables(metadata: MetaData) -> None:
+    """The outbox, inbox and audit trail live in every service's database beside its own."""
+    outbox_table(metadata)
+    inbox_table(metadata)
+    audit_table(metadata)
 
 
 def alembic_config(service: str, connection: Connection | None = None) -> Config:
@@ -52,9 +60,7 @@ async def upgrade_to_head(engine: AsyncEngine, service: str) -> None:
 def run_environment(target_metadata: MetaData) -> None:
     """The body of every service's ``env.py``: migrate on the connection handed over by
     ``upgrade_to_head``, or on a URL given to the ``alembic`` command (``-x url=...``)."""
-    # The shared delivery tables live in every service's database beside its own.
-    outbox_table(target_metadata)
-    inbox_table(target_metadata)
+    define_shared_tables(target_metadata)
     connection: Connection | None = context.config.attributes.get("connection")
     options: dict[str, Any] = {
         "target_metadata": target_metadata,
@@ -102,8 +108,7 @@ def _drift(connection: Connection, metadata: MetaData) -> list[Any]:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    outbox_table(metadata)
-    inbox_table(metadata)
+    define_shared_tables(metadata)
     migration_context = MigrationContext.configure(connection, opts={"compare_type": True})
     return list(compare_metadata(migration_context, metadata))
 

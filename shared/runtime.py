@@ -8,19 +8,23 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import MetaData
 
+from shared.audit import AuditEntryPublic, AuditTrail
+from shared.auth import Access, Authenticator, ProtectedRouter, TokenCodec, load_signing_key
 from shared.bus import EventConsumer, create_broker, ensure_topics
 from shared.db import create_engine, create_session_factory, database_is_reachable
 from shared.errors import DomainError
 from shared.events import IntegrationEvent, dead_letter_topic
 from shared.inbox import Inbox
+from shared.limits import BodySizeLimitMiddleware, RateLimitExceededError, rate_limit_response
 from shared.logging import (
     CORRELATION_HEADER,
     bind_correlation_id,
@@ -34,6 +38,14 @@ from shared.settings import ServiceSettings
 
 log = get_logger()
 __version__ = version("antt")
+MAX_PAGE = 200
+OPERATIONS_ACCESS = {
+    "health": Access.PUBLIC,
+    "ready": Access.PUBLIC,
+    "metrics": Access.PUBLIC,
+    "asyncapi": Access.PUBLIC,
+    "audit_trail": Access.AUDIT,
+}
 
 
 class ServiceRuntime:
@@ -63,6 +75,15 @@ class ServiceRuntime:
         )
         self.consumer = EventConsumer(
             self.broker, self.sessions, self.inbox, self.metrics, settings
+        )
+        self.audit = AuditTrail(metadata)
+        secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+        self.auth = Authenticator(
+            TokenCodec(
+                load_signing_key(secret, settings.jwt_secret_file, settings.env),
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+            )
         )
         self.published_topics = [event.event_type for event in publishes]
         for event in publishes:
@@ -121,8 +142,12 @@ class ServiceRuntime:
         )
         return cast(dict[str, Any], json.loads(document.to_specification().to_json()))
 
+    def router(self, access: dict[str, Access], **kwargs: Any) -> ProtectedRouter:
+        """A router for this service's routes; each must have an entry in ``access``."""
+        return ProtectedRouter(access, self.auth, **kwargs)
+
     def operations_router(self) -> APIRouter:
-        router = APIRouter(tags=["operations"])
+        router = self.router(OPERATIONS_ACCESS, tags=["operations"])
 
         @router.get("/health", summary="The process is alive")
         async def health() -> dict[str, str]:
@@ -140,19 +165,38 @@ class ServiceRuntime:
                 response.status_code = 503
             return {"status": "ready" if ok else "unavailable", "checks": checks}
 
+        @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+        async def metrics() -> Response:
+            return metrics_response(self.registry)
+
         @router.get("/asyncapi.json", summary="AsyncAPI document of this service's events")
         async def asyncapi() -> dict[str, Any]:
             return self.asyncapi()
 
-        @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
-        async def metrics() -> Response:
-            return metrics_response(self.registry)
+        @router.get("/audit", summary="Who changed what, and when (newest first)", tags=["audit"])
+        async def audit_trail(
+            offset: Annotated[int, Query(ge=0)] = 0,
+            limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+            subject: Annotated[str | None, Query(max_length=200)] = None,
+            action: Annotated[str | None, Query(max_length=64)] = None,
+            object_id: Annotated[str | None, Query(max_length=64)] = None,
+        ) -> list[AuditEntryPublic]:
+            async with self.sessions() as session:
+                return await self.audit.entries(
+                    session,
+                    offset=offset,
+                    limit=limit,
+                    subject=subject,
+                    action=action,
+                    object_id=object_id,
+                )
 
         return router
 
     def create_app(self, title: str, description: str, routers: Iterable[APIRouter]) -> FastAPI:
         app = FastAPI(title=title, description=description, lifespan=self.lifespan)
         app.state.runtime = self
+        app.add_middleware(BodySizeLimitMiddleware, max_bytes=self.settings.max_body_bytes)
 
         @app.middleware("http")
         async def correlation(
@@ -168,6 +212,23 @@ class ServiceRuntime:
         @app.exception_handler(DomainError)
         async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
             return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail()})
+
+        @app.exception_handler(RateLimitExceededError)
+        async def rate_limited(_: Request, exc: RateLimitExceededError) -> JSONResponse:
+            return rate_limit_response(exc)
+
+        @app.exception_handler(RequestValidationError)
+        async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+            # Never echo what was sent: an informant's name must not come back in an error.
+            errors = [
+                {
+                    "loc": list(error.get("loc", ())),
+                    "msg": error.get("msg", ""),
+                    "type": error.get("type", ""),
+                }
+                for error in exc.errors()
+            ]
+            return JSONResponse(status_code=422, content={"detail": errors})
 
         app.include_router(self.operations_router())
         for router in routers:

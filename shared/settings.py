@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +26,13 @@ class ServiceSettings(BaseSettings):
     kafka_create_topics: bool = True
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
+    # Bearer tokens: an HMAC key of at least 32 bytes, from the variable or a file.
+    # Without one the service refuses to start, unless ANTT_ENV=dev.
+    jwt_secret: SecretStr | None = None
+    jwt_secret_file: Path | None = None
+    jwt_issuer: str = "antt"
+    jwt_audience: str = "antt"
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     outbox_poll_seconds: float = Field(default=0.5, gt=0)

@@ -10,22 +10,43 @@ from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
+from shared.auth import Role, TokenCodec
 from shared.cloudevents import build_headers
 from shared.events import IntegrationEvent
 from shared.runtime import ServiceRuntime
 
+TEST_SIGNING_KEY = "test-signing-key-for-the-antt-test-suite-only"
+TEST_INFORMANT_KEY = Fernet.generate_key().decode()
+TEST_CODEC = TokenCodec(TEST_SIGNING_KEY)
+
+
+def token(role: Role = Role.ADMIN, *areas: str, subject: str = "tester") -> str:
+    return TEST_CODEC.issue(subject, role, areas)
+
+
+def bearer(role: Role = Role.ADMIN, *areas: str, subject: str = "tester") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(role, *areas, subject=subject)}"}
+
 
 @asynccontextmanager
-async def running_app(app: FastAPI) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceRuntime]]:
-    """The app with its lifespan, on an in-memory broker, and an HTTP client for it."""
+async def running_app(
+    app: FastAPI, headers: dict[str, str] | None = None
+) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceRuntime]]:
+    """The app with its lifespan, on an in-memory broker, and an HTTP client for it
+    (authenticated as an admin unless other ``headers`` are given)."""
     runtime: ServiceRuntime = app.state.runtime
     async with TestKafkaBroker(runtime.broker):
         async with LifespanManager(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://test",
+                headers=bearer() if headers is None else headers,
+            ) as client:
                 yield client, runtime
 
 
@@ -75,5 +96,7 @@ def unit_settings(settings_cls: type, database_url: str, **overrides: Any) -> An
         "outbox_poll_seconds": 0.05,
         "consumer_retry_backoff_seconds": 0.0,
         "log_format": "console",
+        "jwt_secret": TEST_SIGNING_KEY,
+        "informant_keys": [TEST_INFORMANT_KEY],
     }
     return settings_cls(**{**values, **overrides})

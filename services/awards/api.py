@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from services.awards.models import (
     ApprovalCreate,
@@ -13,13 +13,24 @@ from services.awards.models import (
     TeamContributionPublic,
 )
 from services.awards.service import AwardsService
+from shared.auth import Access, CurrentPrincipal, ProtectedRouter
 from shared.errors import error_responses
+from shared.runtime import MAX_PAGE, ServiceRuntime
 
 ERRORS = error_responses(404, 409)
 
 
-def create_router(service: AwardsService) -> APIRouter:
-    router = APIRouter()
+ACCESS = {
+    "nominate": Access.WRITE,
+    "get_nomination": Access.READ,
+    "approve": Access.WRITE,
+    "list_awards": Access.READ,
+    "team_contribution": Access.READ,
+}
+
+
+def create_router(service: AwardsService, runtime: ServiceRuntime) -> ProtectedRouter:
+    router = runtime.router(ACCESS)
 
     @router.post(
         "/nominations",
@@ -27,9 +38,9 @@ def create_router(service: AwardsService) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         tags=["nominations"],
     )
-    async def nominate(body: NominationCreate) -> NominationPublic:
-        """Nominate an individual or a collective for an award."""
-        return await service.nominate(body)
+    async def nominate(body: NominationCreate, principal: CurrentPrincipal) -> NominationPublic:
+        """Nominate an individual, a collective (team or area) or a household."""
+        return await service.nominate(body, principal)
 
     @router.get(
         "/nominations/{nomination_id}",
@@ -37,8 +48,9 @@ def create_router(service: AwardsService) -> APIRouter:
         tags=["nominations"],
         responses=ERRORS,
     )
-    async def get_nomination(nomination_id: UUID) -> NominationPublic:
-        return await service.get_nomination(nomination_id)
+    async def get_nomination(nomination_id: UUID, principal: CurrentPrincipal) -> NominationPublic:
+        """A nomination and where it stands."""
+        return await service.get_nomination(nomination_id, principal)
 
     @router.post(
         "/nominations/{nomination_id}/approve",
@@ -47,23 +59,31 @@ def create_router(service: AwardsService) -> APIRouter:
         tags=["nominations"],
         responses=ERRORS,
     )
-    async def approve(nomination_id: UUID, body: ApprovalCreate) -> AwardPublic:
+    async def approve(
+        nomination_id: UUID, body: ApprovalCreate, principal: CurrentPrincipal
+    ) -> AwardPublic:
         """Approve a nomination into an award; publishes award_granted."""
-        return await service.approve(nomination_id, body)
+        return await service.approve(nomination_id, body, principal)
 
     @router.get("/awards", response_model=list[AwardPublic], tags=["awards"])
     async def list_awards(
+        principal: CurrentPrincipal,
         offset: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     ) -> list[AwardPublic]:
-        """Awards granted, newest first."""
-        return await service.list_awards(offset, limit)
+        """Awards granted in the caller's areas, newest first."""
+        return await service.list_awards(offset, limit, principal)
 
     @router.get(
-        "/contributions/teams/{team_id}", response_model=TeamContributionPublic, tags=["scores"]
+        "/contributions/teams/{team_id}",
+        response_model=TeamContributionPublic,
+        tags=["scores"],
+        responses=error_responses(404),
     )
-    async def team_contribution(team_id: UUID) -> TeamContributionPublic:
+    async def team_contribution(
+        team_id: UUID, principal: CurrentPrincipal
+    ) -> TeamContributionPublic:
         """How many resolved incidents credit this team."""
-        return await service.team_contribution(team_id)
+        return await service.team_contribution(team_id, principal)
 
     return router

@@ -34,11 +34,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, metadata=AwardsTable.metadata, publishes=[AwardGranted])
     service = AwardsService(
-        runtime.sessions, runtime.outbox, settings.award_forms, settings.authorities
+        runtime.sessions, runtime.outbox, runtime.audit, settings.award_forms, settings.authorities
     )
     register_handlers(runtime.consumer, service)
     return runtime.create_app(
         title="ANTT awards",
         description="Nominations and awards, and the contributions behind them.",
-        routers=[create_router(service)],
+        routers=[create_router(service, runtime)],
     )

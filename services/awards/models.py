@@ -19,6 +19,32 @@ class AwardsTable(SQLModel, registry=registry()):
     """Base of the awards tables: their own metadata, apart from other services'."""
 
 
+# --- read models from registry events: whom an award can go to, and where ---------------
+
+
+class KnownArea(AwardsTable, table=True):
+    id: UUID = Field(primary_key=True)
+    code: str = Field(index=True)
+    name: str
+    parent_id: UUID | None = Field(default=None, index=True)
+    version: int
+
+
+class KnownTeam(AwardsTable, table=True):
+    id: UUID = Field(primary_key=True)
+    area_id: UUID = Field(index=True)
+    name: str
+    version: int
+
+
+class KnownPerson(AwardsTable, table=True):
+    """A team member; the person's area is that of the team they joined most recently."""
+
+    id: UUID = Field(primary_key=True)
+    area_id: UUID = Field(index=True)
+    full_name: str
+
+
 # --- contributions, from reporting events ----------------------------------------------
 
 
@@ -59,11 +85,16 @@ class NominationBase(SQLModel):
 
 
 class NominationCreate(NominationBase):
-    pass
+    area_id: UUID | None = Field(
+        default=None,
+        description="Only for a household: the residential group where it lives. Otherwise "
+        "the area comes from the recipient (a person's or a team's area).",
+    )
 
 
 class Nomination(AwardsTable, NominationBase, table=True):
     id: UUID = Field(default_factory=uuid4, primary_key=True)
+    area_id: UUID = Field(index=True)
     status: NominationStatus = Field(
         default=NominationStatus.NOMINATED, sa_type=enum_column(NominationStatus)
     )
@@ -72,6 +103,7 @@ class Nomination(AwardsTable, NominationBase, table=True):
 
 class NominationPublic(NominationBase):
     id: UUID
+    area_id: UUID
     status: NominationStatus
     created_at: datetime
 
@@ -89,9 +121,11 @@ class AwardBase(NominationBase):
 class Award(AwardsTable, AwardBase, table=True):
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     nomination_id: UUID = Field(foreign_key="nomination.id", unique=True)
+    area_id: UUID = Field(index=True)
     version: int = 1
 
 
 class AwardPublic(AwardBase):
     id: UUID
     nomination_id: UUID
+    area_id: UUID

@@ -10,7 +10,11 @@ from services.awards.models import (
     ApprovalCreate,
     Award,
     AwardPublic,
+    KnownArea,
+    KnownPerson,
+    KnownTeam,
     Nomination,
+    NominationBase,
     NominationCreate,
     NominationPublic,
     NominationStatus,
@@ -18,10 +22,22 @@ from services.awards.models import (
     TeamContributionPublic,
     TrackedIncident,
 )
+from shared.audit import AuditTrail
+from shared.auth import Principal
 from shared.db import SessionFactory, transaction
 from shared.errors import ConflictError, NotFoundError, UnknownReferenceError
-from shared.events import AwardGranted, IncidentReported, IncidentStatus, IncidentStatusChanged
+from shared.events import (
+    AreaRegistered,
+    AwardGranted,
+    IncidentReported,
+    IncidentStatus,
+    IncidentStatusChanged,
+    MemberJoined,
+    RecipientKind,
+    TeamRegistered,
+)
 from shared.outbox import Outbox
+from shared.scope import AreaScope
 
 
 class AwardsService:
@@ -29,13 +45,53 @@ class AwardsService:
         self,
         sessions: SessionFactory,
         outbox: Outbox,
+        audit: AuditTrail,
         award_forms: list[str],
         authorities: list[str],
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
+        self.audit = audit
         self.award_forms = award_forms
         self.authorities = authorities
+        self.scope = AreaScope(KnownArea)
+
+    # --- read models from registry events ---------------------------------------------
+
+    async def remember_area(self, session: AsyncSession, event: AreaRegistered) -> None:
+        area = await session.get(KnownArea, event.area_id)
+        if area is not None and area.version >= event.aggregate_version:
+            return
+        area = area or KnownArea(id=event.area_id, code=event.code, name=event.name, version=0)
+        area.sqlmodel_update(
+            {
+                "code": event.code,
+                "name": event.name,
+                "parent_id": event.parent_id,
+                "version": event.aggregate_version,
+            }
+        )
+        session.add(area)
+
+    async def remember_team(self, session: AsyncSession, event: TeamRegistered) -> None:
+        team = await session.get(KnownTeam, event.team_id)
+        if team is not None and team.version >= event.aggregate_version:
+            return
+        team = team or KnownTeam(
+            id=event.team_id, area_id=event.area_id, name=event.name, version=0
+        )
+        team.sqlmodel_update(
+            {"area_id": event.area_id, "name": event.name, "version": event.aggregate_version}
+        )
+        session.add(team)
+
+    async def remember_member(self, session: AsyncSession, event: MemberJoined) -> None:
+        person = await session.get(KnownPerson, event.person_id)
+        person = person or KnownPerson(
+            id=event.person_id, area_id=event.area_id, full_name=event.full_name
+        )
+        person.sqlmodel_update({"area_id": event.area_id, "full_name": event.full_name})
+        session.add(person)
 
     # --- contributions ----------------------------------------------------------------
 
@@ -75,8 +131,15 @@ class AwardsService:
             contribution.resolved_incidents += 1
             session.add(contribution)
 
-    async def team_contribution(self, team_id: UUID) -> TeamContributionPublic:
+    async def team_contribution(
+        self, team_id: UUID, principal: Principal
+    ) -> TeamContributionPublic:
+        not_found = NotFoundError(f"team {team_id} not found", ["path", "team_id"])
         async with self.sessions() as session:
+            team = await session.get(KnownTeam, team_id)
+            if team is None:
+                raise not_found
+            await self.scope.require(session, principal, team.area_id, not_found)
             contribution = await session.get(TeamContribution, team_id)
         return TeamContributionPublic(
             team_id=team_id,
@@ -85,7 +148,36 @@ class AwardsService:
 
     # --- nominations and awards -------------------------------------------------------
 
-    async def nominate(self, command: NominationCreate) -> NominationPublic:
+    async def _recipient_area(
+        self, session: AsyncSession, command: NominationCreate, allowed: set[UUID] | None
+    ) -> UUID:
+        """Where the recipient belongs; unknown or out-of-scope recipients do not exist."""
+        area_id: UUID | None = None
+        if command.recipient_kind is RecipientKind.INDIVIDUAL:
+            person = await session.get(KnownPerson, command.recipient_id)
+            area_id = person.area_id if person else None
+        elif command.recipient_kind is RecipientKind.COLLECTIVE:
+            team = await session.get(KnownTeam, command.recipient_id)
+            area = None if team else await session.get(KnownArea, command.recipient_id)
+            area_id = team.area_id if team else (area.id if area else None)
+        elif command.area_id is None:
+            raise UnknownReferenceError(
+                "a household nomination names its residential group in area_id",
+                ["body", "area_id"],
+            )
+        else:
+            area = await session.get(KnownArea, command.area_id)
+            if area is None or (allowed is not None and area.id not in allowed):
+                raise UnknownReferenceError(f"unknown area {command.area_id}", ["body", "area_id"])
+            return area.id
+        if area_id is None or (allowed is not None and area_id not in allowed):
+            raise UnknownReferenceError(
+                f"unknown {command.recipient_kind} recipient {command.recipient_id}",
+                ["body", "recipient_id"],
+            )
+        return area_id
+
+    async def nominate(self, command: NominationCreate, principal: Principal) -> NominationPublic:
         if command.award_form not in self.award_forms:
             raise UnknownReferenceError(
                 f"unknown award form {command.award_form!r}; one of {', '.join(self.award_forms)}",
@@ -97,17 +189,25 @@ class AwardsService:
                 ["body", "authority"],
             )
         async with transaction(self.sessions) as session:
-            nomination = Nomination.model_validate(command)
+            allowed = await self.scope.area_ids(session, principal)
+            area_id = await self._recipient_area(session, command, allowed)
+            nomination = Nomination.model_validate(command, update={"area_id": area_id})
             session.add(nomination)
+            await self.audit.record(
+                session, principal, "nominate", "nomination", nomination.id, area_id
+            )
         return NominationPublic.model_validate(nomination)
 
-    async def get_nomination(self, nomination_id: UUID) -> NominationPublic:
+    async def get_nomination(self, nomination_id: UUID, principal: Principal) -> NominationPublic:
         async with self.sessions() as session:
-            return NominationPublic.model_validate(await self._nomination(session, nomination_id))
+            nomination = await self._nomination(session, nomination_id, principal)
+            return NominationPublic.model_validate(nomination)
 
-    async def approve(self, nomination_id: UUID, command: ApprovalCreate) -> AwardPublic:
+    async def approve(
+        self, nomination_id: UUID, command: ApprovalCreate, principal: Principal
+    ) -> AwardPublic:
         async with transaction(self.sessions) as session:
-            nomination = await self._nomination(session, nomination_id)
+            nomination = await self._nomination(session, nomination_id, principal)
             if nomination.status is not NominationStatus.NOMINATED:
                 raise ConflictError(
                     f"nomination {nomination_id} is already {nomination.status}",
@@ -119,8 +219,9 @@ class AwardsService:
                 else datetime.now(UTC)
             )
             award = Award(
-                **nomination.model_dump(include=set(NominationCreate.model_fields)),
+                **nomination.model_dump(include=set(NominationBase.model_fields)),
                 nomination_id=nomination.id,
+                area_id=nomination.area_id,
                 decision_number=command.decision_number,
                 granted_on=granted_on,
             )
@@ -140,23 +241,36 @@ class AwardsService:
                     reason=award.reason,
                     decision_number=award.decision_number,
                     granted_on=award.granted_on,
+                    area_id=award.area_id,
                     aggregate_version=award.version,
                 ),
             )
+            await self.audit.record(
+                session, principal, "grant_award", "award", award.id, award.area_id
+            )
         return AwardPublic.model_validate(award)
 
-    async def list_awards(self, offset: int, limit: int) -> list[AwardPublic]:
+    async def list_awards(self, offset: int, limit: int, principal: Principal) -> list[AwardPublic]:
         async with self.sessions() as session:
+            query = select(Award)
+            allowed = await self.scope.area_ids(session, principal)
+            if allowed is not None:
+                query = query.where(col(Award.area_id).in_(allowed))
             awards = await session.exec(
-                select(Award)
-                .order_by(col(Award.granted_on).desc(), col(Award.id))
+                query.order_by(col(Award.granted_on).desc(), col(Award.id))
                 .offset(offset)
                 .limit(limit)
             )
             return [AwardPublic.model_validate(award) for award in awards.all()]
 
-    async def _nomination(self, session: AsyncSession, nomination_id: UUID) -> Nomination:
+    async def _nomination(
+        self, session: AsyncSession, nomination_id: UUID, principal: Principal
+    ) -> Nomination:
+        not_found = NotFoundError(
+            f"nomination {nomination_id} not found", ["path", "nomination_id"]
+        )
         nomination = await session.get(Nomination, nomination_id)
         if nomination is None:
-            raise NotFoundError(f"nomination {nomination_id} not found", ["path", "nomination_id"])
+            raise not_found
+        await self.scope.require(session, principal, nomination.area_id, not_found)
         return nomination

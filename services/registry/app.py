@@ -36,10 +36,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metadata=RegistryTable.metadata,
         publishes=[AreaRegistered, TeamRegistered, MemberJoined],
     )
-    service = RegistryService(runtime.sessions, runtime.outbox, settings.team_kinds)
+    service = RegistryService(runtime.sessions, runtime.outbox, runtime.audit, settings.team_kinds)
     register_handlers(runtime.consumer, service)
     return runtime.create_app(
         title="ANTT registry",
         description="Areas, teams and their members, and the honours they received.",
-        routers=[create_router(service)],
+        routers=[create_router(service, runtime)],
     )

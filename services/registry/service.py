@@ -18,33 +18,50 @@ from services.registry.models import (
     TeamCreate,
     TeamPublic,
 )
+from shared.audit import AuditTrail
+from shared.auth import Principal
 from shared.db import SessionFactory, transaction
-from shared.errors import ConflictError, NotFoundError, UnknownReferenceError
+from shared.errors import ConflictError, ForbiddenError, NotFoundError, UnknownReferenceError
 from shared.events import AreaRegistered, AwardGranted, MemberJoined, TeamRegistered, TeamRole
 from shared.outbox import Outbox
+from shared.scope import AreaScope
 
 ROLE_ORDER = {TeamRole.LEADER: 0, TeamRole.DEPUTY: 1, TeamRole.MEMBER: 2}
 
 
 class RegistryService:
-    def __init__(self, sessions: SessionFactory, outbox: Outbox, team_kinds: list[str]) -> None:
+    def __init__(
+        self, sessions: SessionFactory, outbox: Outbox, audit: AuditTrail, team_kinds: list[str]
+    ) -> None:
         self.sessions = sessions
         self.outbox = outbox
+        self.audit = audit
         self.team_kinds = team_kinds
+        self.scope = AreaScope(Area)
 
-    async def register_area(self, command: AreaCreate) -> AreaPublic:
+    async def register_area(self, command: AreaCreate, principal: Principal) -> AreaPublic:
         async with transaction(self.sessions) as session:
             existing = await session.exec(select(Area).where(Area.code == command.code))
             if existing.first() is not None:
                 raise ConflictError(
                     f"area code {command.code!r} is already registered", ["body", "code"]
                 )
-            if command.parent_id is not None and await session.get(Area, command.parent_id) is None:
+            if command.parent_id is None:
+                if not principal.everywhere:
+                    raise ForbiddenError(
+                        "only an admin registers a top-level area; officers register areas "
+                        "below their own",
+                        ["body", "parent_id"],
+                    )
+            elif await session.get(Area, command.parent_id) is None or not (
+                await self.scope.allows(session, principal, command.parent_id)
+            ):
                 raise UnknownReferenceError(
                     f"unknown parent area {command.parent_id}", ["body", "parent_id"]
                 )
             area = Area.model_validate(command)
             session.add(area)
+            await self.audit.record(session, principal, "register_area", "area", area.id, area.id)
             await self.outbox.add(
                 session,
                 AreaRegistered(
@@ -58,17 +75,22 @@ class RegistryService:
             )
         return AreaPublic.model_validate(area)
 
-    async def register_team(self, command: TeamCreate) -> TeamPublic:
+    async def register_team(self, command: TeamCreate, principal: Principal) -> TeamPublic:
         if command.kind not in self.team_kinds:
             raise UnknownReferenceError(
                 f"unknown team kind {command.kind!r}; one of {', '.join(self.team_kinds)}",
                 ["body", "kind"],
             )
         async with transaction(self.sessions) as session:
-            if await session.get(Area, command.area_id) is None:
+            if await session.get(Area, command.area_id) is None or not (
+                await self.scope.allows(session, principal, command.area_id)
+            ):
                 raise UnknownReferenceError(f"unknown area {command.area_id}", ["body", "area_id"])
             team = Team.model_validate(command)
             session.add(team)
+            await self.audit.record(
+                session, principal, "register_team", "team", team.id, team.area_id
+            )
             # No ORM relationships: flush parents explicitly so foreign keys hold.
             await session.flush()
             await self.outbox.add(
@@ -100,11 +122,13 @@ class RegistryService:
             await session.flush()
             return await self._team_public(session, team)
 
-    async def get_team(self, team_id: UUID) -> TeamPublic:
+    async def get_team(self, team_id: UUID, principal: Principal) -> TeamPublic:
+        not_found = NotFoundError(f"team {team_id} not found", ["path", "team_id"])
         async with self.sessions() as session:
             team = await session.get(Team, team_id)
             if team is None:
-                raise NotFoundError(f"team {team_id} not found", ["path", "team_id"])
+                raise not_found
+            await self.scope.require(session, principal, team.area_id, not_found)
             return await self._team_public(session, team)
 
     async def record_honour(self, session: AsyncSession, event: AwardGranted) -> bool:

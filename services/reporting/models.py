@@ -2,9 +2,10 @@
 lifecycle history."""
 
 from datetime import UTC, datetime
+from typing import Annotated
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, field_validator
+from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -51,18 +52,20 @@ class IncidentBase(SQLModel):
     summary: str = Field(min_length=1, max_length=4000)
 
 
+def not_in_future(value: datetime) -> datetime:
+    if value > utcnow():
+        raise ValueError("cannot be in the future")
+    return value
+
+
+PastDatetime = Annotated[AwareDatetime, AfterValidator(not_in_future)]
+
+
 class IncidentCreate(IncidentBase):
-    occurred_at: AwareDatetime
+    occurred_at: PastDatetime
     team_ids: list[UUID] = Field(
         default_factory=list, max_length=50, description="Teams that helped, to be credited"
     )
-
-    @field_validator("occurred_at")
-    @classmethod
-    def not_in_future(cls, value: datetime) -> datetime:
-        if value > utcnow():
-            raise ValueError("occurred_at cannot be in the future")
-        return value
 
 
 class Incident(ReportingTable, IncidentBase, table=True):
@@ -110,3 +113,54 @@ class IncidentPublic(IncidentBase):
     version: int
     team_ids: list[UUID]
     history: list[StatusChangePublic]
+
+
+# --- tip-offs (tố giác) -------------------------------------------------------------------
+
+
+class InformantDetails(SQLModel):
+    """Who sent a tip: encrypted at rest, shown only to tip handlers, never sent anywhere."""
+
+    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    contact: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class TipCreate(SQLModel):
+    area_id: UUID
+    category: str = Field(min_length=1, max_length=64)
+    summary: str = Field(min_length=1, max_length=4000)
+    occurred_at: PastDatetime
+    informant: InformantDetails | None = Field(
+        default=None, description="Leave out to stay anonymous"
+    )
+
+
+class TipOff(ReportingTable, table=True):
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    incident_id: UUID = Field(foreign_key="incident.id", unique=True)
+    tip_number: str = Field(unique=True, index=True, max_length=32)
+    secret_hash: str = Field(max_length=200)
+    # Fernet tokens (encrypted with the newest informant key); empty for anonymous tips.
+    informant_name: str | None = None
+    informant_contact: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TipReceipt(SQLModel):
+    tip_number: str
+    secret: str = Field(description="Shown once: with the tip number it lets you follow the tip")
+    status: IncidentStatus
+
+
+class TipStatusPublic(SQLModel):
+    tip_number: str
+    status: IncidentStatus
+    received_at: datetime
+
+
+class InformantPublic(SQLModel):
+    incident_id: UUID
+    tip_number: str
+    anonymous: bool
+    full_name: str | None
+    contact: str | None

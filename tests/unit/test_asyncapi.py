@@ -17,7 +17,16 @@ EXPECTED = {
         {"incident_reported", "incident_status_changed"},
         {"area_registered", "team_registered"},
     ),
-    "awards": ({"award_granted"}, {"incident_reported", "incident_status_changed"}),
+    "awards": (
+        {"award_granted"},
+        {
+            "area_registered",
+            "team_registered",
+            "member_joined",
+            "incident_reported",
+            "incident_status_changed",
+        },
+    ),
 }
 
 

@@ -9,15 +9,45 @@ from sqlalchemy import select
 
 from services.awards.app import Settings, create_app
 from shared.db import execute
-from shared.events import IncidentStatus, IncidentStatusChanged
+from shared.events import (
+    AreaLevel,
+    AreaRegistered,
+    IncidentStatus,
+    IncidentStatusChanged,
+    TeamRegistered,
+)
 from tests.support import publish_event, running_app, unit_settings
 
 TEAM_ID = uuid.uuid4()
 
 
+AREA_ID = uuid.uuid4()
+
+
 @pytest.fixture
 async def awards(database_url):
     async with running_app(create_app(unit_settings(Settings, database_url))) as running:
+        broker = running[1].broker
+        await publish_event(
+            broker,
+            AreaRegistered(
+                area_id=AREA_ID,
+                code="HN-TH-QA",
+                name="Phường Quảng An",
+                level=AreaLevel.WARD,
+                aggregate_version=1,
+            ),
+        )
+        await publish_event(
+            broker,
+            TeamRegistered(
+                team_id=TEAM_ID,
+                area_id=AREA_ID,
+                name="Tổ dân phố số 3",
+                kind="security_order",
+                aggregate_version=1,
+            ),
+        )
         yield running
 
 

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 93f5953770d2
+Revision ID: eb4972714052
 Revises: 
-Create Date: 2026-11-22 10:40:06.029566
+Create Date: 2026-11-22 11:13:46.979611
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '93f5953770d2'
+revision: str = 'eb4972714052'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -33,6 +33,24 @@ def upgrade() -> None:
     with op.batch_alter_table('area', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_area_code'), ['code'], unique=True)
         batch_op.create_index(batch_op.f('ix_area_parent_id'), ['parent_id'], unique=False)
+
+    op.create_table('audit_entry',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('role', sa.String(length=32), nullable=False),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('object_type', sa.String(length=64), nullable=False),
+    sa.Column('object_id', sa.String(length=64), nullable=False),
+    sa.Column('area_id', sa.String(length=36), nullable=True),
+    sa.Column('correlation_id', sa.String(length=64), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('audit_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_entry_action'), ['action'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_entry_object_id'), ['object_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_entry_recorded_at'), ['recorded_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_entry_subject'), ['subject'], unique=False)
 
     op.create_table('honour',
     sa.Column('award_id', sa.Uuid(), nullable=False),
@@ -132,6 +150,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_honour_recipient_id'))
 
     op.drop_table('honour')
+    with op.batch_alter_table('audit_entry', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_entry_subject'))
+        batch_op.drop_index(batch_op.f('ix_audit_entry_recorded_at'))
+        batch_op.drop_index(batch_op.f('ix_audit_entry_object_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_entry_action'))
+
+    op.drop_table('audit_entry')
     with op.batch_alter_table('area', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_area_parent_id'))
         batch_op.drop_index(batch_op.f('ix_area_code'))
