@@ -107,7 +107,7 @@ class TokenCodec:
         self, subject: str, role: Role, areas: Sequence[str] = (), ttl_seconds: int = 8 * 3600
     ) -> str:
         if role in SCOPED_ROLES and not areas:
-            raise ValueError(f"a {role} token needs at least one area")
+            raise ValueError(f"{role} tokens need at least one area (--area CODE)")
         now = int(time.time())
         claims = {
             "sub": subject,
@@ -152,7 +152,7 @@ class TokenCodec:
         if not isinstance(areas, list) or not all(isinstance(a, str) for a in areas):
             raise AuthError("token's areas must be a list of area codes")
         if role in SCOPED_ROLES and not areas:
-            raise AuthError(f"a {role} token must list its areas")
+            raise AuthError(f"{role} tokens must list their areas")
         return Principal(subject=str(claims["sub"]), role=role, areas=tuple(areas))
 
 

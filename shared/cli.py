@@ -19,11 +19,13 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.auth import ConfigurationError, Role, TokenCodec, load_signing_key
 from shared.db import create_engine
 from shared.dead_letters import pending_dead_letters, replay_dead_letters
 from shared.local_kafka import LocalKafka, LocalKafkaError, fetch_jars
+from shared.logging import configure_logging
 from shared.migrations import autogenerate_revision, upgrade_to_head
-from shared.settings import VAR_DIR
+from shared.settings import VAR_DIR, ServiceSettings
 
 SERVICES = ("registry", "reporting", "awards")
 
@@ -168,6 +170,32 @@ def dlq_replay(
     console.print(f"Replayed {result.replayed} of {result.pending_before} waiting in {topic}.dlq")
 
 
+token_app = typer.Typer(help="Bearer tokens for callers of the HTTP APIs.")
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("issue")
+def token_issue(
+    role: Annotated[Role, typer.Option(help="admin, officer, tip_handler, auditor or service")],
+    subject: Annotated[str, typer.Option(help="Who the token is for (shown in the audit trail)")],
+    area: Annotated[
+        list[str] | None, typer.Option(help="Area code the holder acts in (repeatable)")
+    ] = None,
+    ttl_hours: Annotated[float, typer.Option(min=0.01, max=24 * 365)] = 8.0,
+) -> None:
+    """Mint a token signed with ANTT_JWT_SECRET (or ANTT_JWT_SECRET_FILE); print it."""
+    settings = ServiceSettings()
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    try:
+        key = load_signing_key(secret, settings.jwt_secret_file, settings.env)
+        codec = TokenCodec(key, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        token = codec.issue(subject, role, area or [], ttl_seconds=int(ttl_hours * 3600))
+    except (ConfigurationError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    typer.echo(token)
+
+
 @app.command("asyncapi")
 def asyncapi(service: ServiceName) -> None:
     """Print the service's AsyncAPI 3.0 document (also served at /asyncapi.json)."""
@@ -306,6 +334,8 @@ def run(
 
 
 def main() -> None:
+    # Log lines go to stderr, so `TOKEN=$(antt token issue …)` captures only the token.
+    configure_logging("antt", "console", "WARNING")
     app()
 
 

@@ -16,6 +16,7 @@ import pytest
 from shared.local_kafka import LocalKafka, free_port
 from shared.settings import PROJECT_ROOT
 from tests.postgres import PostgresServer
+from tests.support import TEST_INFORMANT_KEY, TEST_SIGNING_KEY
 
 SERVICES = ("registry", "reporting", "awards")
 
@@ -65,6 +66,8 @@ def start_service(name: str, kafka: LocalKafka, workdir: Path, database_url: str
         "ANTT_DATABASE_URL": database_url,
         "ANTT_LOG_FORMAT": "json",
         "ANTT_OUTBOX_POLL_SECONDS": "0.2",
+        "ANTT_JWT_SECRET": TEST_SIGNING_KEY,
+        "ANTT_INFORMANT_KEYS": json.dumps([TEST_INFORMANT_KEY]),
     }
     with log_file.open("wb") as log:
         process = subprocess.Popen(
