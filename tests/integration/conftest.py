@@ -68,6 +68,9 @@ def start_service(name: str, kafka: LocalKafka, workdir: Path, database_url: str
         "ANTT_OUTBOX_POLL_SECONDS": "0.2",
         "ANTT_JWT_SECRET": TEST_SIGNING_KEY,
         "ANTT_INFORMANT_KEYS": json.dumps([TEST_INFORMANT_KEY]),
+        # Every test client is 127.0.0.1: the tip limits have a unit test of their own.
+        "ANTT_TIPS_PER_CLIENT_PER_MINUTE": "100000",
+        "ANTT_TIPS_PER_MINUTE": "100000",
     }
     with log_file.open("wb") as log:
         process = subprocess.Popen(

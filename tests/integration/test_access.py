@@ -1,0 +1,445 @@
+"""Who may do what, against the real processes: every endpoint of every service, for each
+role, on the caller's own area, on another area, and without a token."""
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.auth import Role, TokenCodec
+from tests.support import TEST_SIGNING_KEY, bearer
+
+pytestmark = pytest.mark.integration
+
+OWN, OTHER = "own", "other"
+FOREIGN_KEY = "a-key-of-enough-length-that-is-not-ours!"
+WARD_A, WARD_B = f"A-{uuid.uuid4().hex[:6]}", f"B-{uuid.uuid4().hex[:6]}"
+
+
+def wait_for(check: Callable[[], bool], within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "the services did not catch up in time"
+        time.sleep(0.25)
+
+
+@dataclass
+class World:
+    """Two wards under one province, each with a group, a team, incidents, a tip, a
+    nomination and an award. Officers' tokens name ward A."""
+
+    stack: Any
+    admin: httpx.Client
+    ids: dict[str, dict[str, str]]
+
+    def url(self, service: str, path: str) -> str:
+        return self.stack.url(service) + path
+
+    def post(self, service: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.admin.post(self.url(service, path), json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def incident(self, side: str) -> str:
+        ids = self.ids[side]
+        return self.post("reporting", "/incidents", incident_body(ids["group"], ids["team"]))["id"]
+
+    def nomination(self, side: str) -> str:
+        ids = self.ids[side]
+        return self.post("awards", "/nominations", nomination_body(ids["team"]))["id"]
+
+
+def incident_body(area: str, team: str) -> dict[str, Any]:
+    return {
+        "area_id": area,
+        "category": "theft",
+        "source": "patrol",
+        "summary": "Trộm cắp",
+        "occurred_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "team_ids": [team],
+    }
+
+
+def nomination_body(team: str) -> dict[str, Any]:
+    return {
+        "recipient_kind": "collective",
+        "recipient_id": team,
+        "recipient_name": "Tổ",
+        "award_form": "giay_khen",
+        "authority": "ward_committee",
+        "reason": "Thành tích",
+    }
+
+
+@pytest.fixture(scope="module")
+def world(stack) -> World:
+    admin = httpx.Client(timeout=15, headers=bearer())
+    world = World(stack, admin, {OWN: {}, OTHER: {}})
+    province = world.post(
+        "registry",
+        "/areas",
+        {"code": f"P-{uuid.uuid4().hex[:6]}", "name": "Tỉnh", "level": "province"},
+    )
+    for side, code in ((OWN, WARD_A), (OTHER, WARD_B)):
+        ward = world.post(
+            "registry",
+            "/areas",
+            {"code": code, "name": f"Phường {code}", "level": "ward", "parent_id": province["id"]},
+        )
+        group = world.post(
+            "registry",
+            "/areas",
+            {
+                "code": f"{code}-G1",
+                "name": "Tổ dân phố 1",
+                "level": "residential_group",
+                "parent_id": ward["id"],
+            },
+        )
+        team = world.post(
+            "registry",
+            "/teams",
+            {
+                "area_id": group["id"],
+                "name": f"Tổ ANTT {code}",
+                "kind": "security_order",
+                "members": [{"full_name": "Tổ trưởng", "role": "leader"}],
+            },
+        )
+        world.ids[side] = {"ward": ward["id"], "group": group["id"], "team": team["id"]}
+    # reporting and awards learn the areas and teams from registry's events
+    for side in (OWN, OTHER):
+        team = world.ids[side]["team"]
+        wait_for(
+            lambda t=team: (
+                admin.get(world.url("awards", f"/contributions/teams/{t}")).status_code == 200
+            )
+        )
+        group = world.ids[side]["group"]
+        wait_for(
+            lambda g=group, t=team: (
+                admin.post(
+                    world.url("reporting", "/incidents"), json=incident_body(g, t)
+                ).status_code
+                == 201
+            )
+        )
+    for side in (OWN, OTHER):
+        ids = world.ids[side]
+        ids["incident"] = world.incident(side)
+        tip = httpx.post(
+            world.url("reporting", "/tips"),
+            json={
+                "area_id": ids["group"],
+                "category": "drugs",
+                "summary": "Nghi mua bán ma túy",
+                "occurred_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+                "informant": {"full_name": "Người báo tin", "contact": "0900000000"},
+            },
+        )
+        assert tip.status_code == 201, tip.text
+        ids["tip_number"], ids["tip_secret"] = tip.json()["tip_number"], tip.json()["secret"]
+        ids["tip_incident"] = next(
+            entry["object_id"]
+            for entry in admin.get(
+                world.url("reporting", "/audit"), params={"action": "submit_tip"}
+            ).json()
+            if entry["area_id"] == ids["group"]
+        )
+        ids["nomination"] = world.nomination(side)
+        award_nomination = world.nomination(side)
+        ids["award"] = world.post(
+            "awards", f"/nominations/{award_nomination}/approve", {"decision_number": "1/QĐ"}
+        )["id"]
+    return world
+
+
+TOKENS: dict[str, dict[str, str]] = {
+    "admin": bearer(Role.ADMIN),
+    "officer": bearer(Role.OFFICER, WARD_A),
+    "tip_handler": bearer(Role.TIP_HANDLER, WARD_A),
+    "auditor": bearer(Role.AUDITOR),
+    "service": bearer(Role.SERVICE),
+    "none": {},
+}
+
+# Expected status codes: (own area, other area) for each caller.
+SCOPED_WRITE = {
+    "admin": (201, 201),
+    "officer": (201, 422),
+    "tip_handler": (201, 422),
+    "auditor": (403, 403),
+    "service": (403, 403),
+    "none": (401, 401),
+}
+SCOPED_UPDATE = {
+    "admin": (200, 200),
+    "officer": (200, 404),
+    "tip_handler": (200, 404),
+    "auditor": (403, 403),
+    "service": (403, 403),
+    "none": (401, 401),
+}
+SCOPED_APPROVE = {
+    **SCOPED_UPDATE,
+    "admin": (201, 201),
+    "officer": (201, 404),
+    "tip_handler": (201, 404),
+}
+SCOPED_READ = {
+    "admin": (200, 200),
+    "officer": (200, 404),
+    "tip_handler": (200, 404),
+    "auditor": (200, 200),
+    "service": (200, 200),
+    "none": (401, 401),
+}
+LIST_READ = {caller: (200, 200) for caller in TOKENS} | {"none": (401, 401)}
+INFORMANT = {
+    "admin": (200, 200),
+    "officer": (403, 403),
+    "tip_handler": (200, 404),
+    "auditor": (403, 403),
+    "service": (403, 403),
+    "none": (401, 401),
+}
+AUDIT = {
+    "admin": (200, 200),
+    "officer": (403, 403),
+    "tip_handler": (403, 403),
+    "auditor": (200, 200),
+    "service": (403, 403),
+    "none": (401, 401),
+}
+PUBLIC_CREATE = {caller: (201, 201) for caller in TOKENS}
+PUBLIC_READ = {caller: (200, 200) for caller in TOKENS}
+
+
+def new_area(world: World, side: str) -> tuple[str, dict | None]:
+    code = f"N-{uuid.uuid4().hex[:8]}"
+    return "/areas", {
+        "code": code,
+        "name": "Tổ mới",
+        "level": "residential_group",
+        "parent_id": world.ids[side]["ward"],
+    }
+
+
+@dataclass
+class Case:
+    service: str
+    method: str
+    path: str  # the OpenAPI path template
+    expected: dict[str, tuple[int, int]]
+    request: Callable[[World, str], tuple[str, dict | None]]
+    headers: Callable[[World, str], dict[str, str]] = lambda world, side: {}
+
+
+CASES = [
+    Case("registry", "POST", "/areas", SCOPED_WRITE, new_area),
+    Case(
+        "registry",
+        "POST",
+        "/teams",
+        SCOPED_WRITE,
+        lambda w, s: (
+            "/teams",
+            {
+                "area_id": w.ids[s]["group"],
+                "name": "Tổ mới",
+                "kind": "mediation",
+                "members": [{"full_name": "Tổ trưởng", "role": "leader"}],
+            },
+        ),
+    ),
+    Case(
+        "registry",
+        "GET",
+        "/teams/{team_id}",
+        SCOPED_READ,
+        lambda w, s: (f"/teams/{w.ids[s]['team']}", None),
+    ),
+    Case(
+        "reporting",
+        "POST",
+        "/incidents",
+        SCOPED_WRITE,
+        lambda w, s: ("/incidents", incident_body(w.ids[s]["group"], w.ids[s]["team"])),
+    ),
+    Case(
+        "reporting",
+        "GET",
+        "/incidents/{incident_id}",
+        SCOPED_READ,
+        lambda w, s: (f"/incidents/{w.ids[s]['incident']}", None),
+    ),
+    Case(
+        "reporting",
+        "POST",
+        "/incidents/{incident_id}/status",
+        SCOPED_UPDATE,
+        lambda w, s: (
+            f"/incidents/{w.incident(s)}/status",
+            {"status": "verified", "reason": "xác minh"},
+        ),
+    ),
+    Case(
+        "reporting",
+        "GET",
+        "/incidents/{incident_id}/informant",
+        INFORMANT,
+        lambda w, s: (f"/incidents/{w.ids[s]['tip_incident']}/informant", None),
+    ),
+    Case(
+        "reporting",
+        "POST",
+        "/tips",
+        PUBLIC_CREATE,
+        lambda w, s: (
+            "/tips",
+            {
+                "area_id": w.ids[s]["group"],
+                "category": "theft",
+                "summary": "Tin báo",
+                "occurred_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+            },
+        ),
+    ),
+    Case(
+        "reporting",
+        "GET",
+        "/tips/{tip_number}",
+        PUBLIC_READ,
+        lambda w, s: (f"/tips/{w.ids[s]['tip_number']}", None),
+        headers=lambda w, s: {"X-Tip-Secret": w.ids[s]["tip_secret"]},
+    ),
+    Case(
+        "awards",
+        "POST",
+        "/nominations",
+        SCOPED_WRITE,
+        lambda w, s: ("/nominations", nomination_body(w.ids[s]["team"])),
+    ),
+    Case(
+        "awards",
+        "GET",
+        "/nominations/{nomination_id}",
+        SCOPED_READ,
+        lambda w, s: (f"/nominations/{w.ids[s]['nomination']}", None),
+    ),
+    Case(
+        "awards",
+        "POST",
+        "/nominations/{nomination_id}/approve",
+        SCOPED_APPROVE,
+        lambda w, s: (f"/nominations/{w.nomination(s)}/approve", {"decision_number": "2/QĐ"}),
+    ),
+    Case("awards", "GET", "/awards", LIST_READ, lambda w, s: ("/awards", None)),
+    Case(
+        "awards",
+        "GET",
+        "/contributions/teams/{team_id}",
+        SCOPED_READ,
+        lambda w, s: (f"/contributions/teams/{w.ids[s]['team']}", None),
+    ),
+    *(
+        Case(service, "GET", "/audit", AUDIT, lambda w, s: ("/audit", None))
+        for service in ("registry", "reporting", "awards")
+    ),
+    *(
+        Case(service, "GET", path, PUBLIC_READ, lambda w, s, p=path: (p, None))
+        for service in ("registry", "reporting", "awards")
+        for path in ("/health", "/ready", "/metrics", "/asyncapi.json")
+    ),
+]
+
+
+@pytest.mark.parametrize("caller", TOKENS)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.service}:{c.method}:{c.path}")
+def test_access_matrix(world: World, case: Case, caller: str) -> None:
+    for side, expected in zip((OWN, OTHER), case.expected[caller], strict=True):
+        path, body = case.request(world, side)
+        response = httpx.request(
+            case.method,
+            world.url(case.service, path),
+            json=body,
+            headers={**TOKENS[caller], **case.headers(world, side)},
+            timeout=15,
+        )
+        assert response.status_code == expected, (
+            f"{caller} on {side} area: {response.status_code} {response.text[:300]}"
+        )
+        if expected == 404:
+            assert "not found" in response.json()["detail"][0]["msg"]
+
+
+def test_matrix_covers_every_route_of_every_service(stack) -> None:
+    covered = {(c.service, c.method, c.path) for c in CASES}
+    for service in ("registry", "reporting", "awards"):
+        document = httpx.get(f"{stack.url(service)}/openapi.json").json()
+        for path, operations in document["paths"].items():
+            for method in operations:
+                assert (service, method.upper(), path) in covered, (service, method, path)
+                assert "x-access" in operations[method], (service, method, path)
+
+
+def test_officer_lists_only_awards_of_own_areas(world: World) -> None:
+    def award_ids(headers: dict[str, str]) -> set[str]:
+        response = httpx.get(world.url("awards", "/awards?limit=200"), headers=headers)
+        return {award["id"] for award in response.json()}
+
+    assert world.ids[OWN]["award"] in award_ids(TOKENS["officer"])
+    assert world.ids[OTHER]["award"] not in award_ids(TOKENS["officer"])
+    assert {world.ids[OWN]["award"], world.ids[OTHER]["award"]} <= award_ids(TOKENS["auditor"])
+
+
+@pytest.mark.parametrize(
+    ("authorization", "reason"),
+    [
+        ("Bearer not-a-jwt", "malformed"),
+        (
+            f"Bearer {TokenCodec(TEST_SIGNING_KEY).issue('x', Role.ADMIN, ttl_seconds=-10)}",
+            "expired",
+        ),
+        (
+            f"Bearer {TokenCodec(FOREIGN_KEY).issue('x', Role.ADMIN)}",
+            "signature",
+        ),
+        (
+            f"Bearer {TokenCodec(TEST_SIGNING_KEY, audience='elsewhere').issue('x', Role.ADMIN)}",
+            "another system",
+        ),
+        ("Basic dXNlcjpwYXNz", "missing bearer token"),
+    ],
+)
+def test_untrustworthy_tokens_get_401_with_the_reason(world: World, authorization, reason):
+    response = httpx.get(
+        world.url("registry", f"/teams/{world.ids[OWN]['team']}"),
+        headers={"Authorization": authorization},
+    )
+    assert response.status_code == 401
+    assert reason in response.json()["detail"][0]["msg"]
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_changes_are_in_the_audit_trail_with_who_made_them(world: World) -> None:
+    officer = bearer(Role.OFFICER, WARD_A, subject="officer-nguyen")
+    response = httpx.post(
+        world.url("reporting", "/incidents"),
+        json=incident_body(world.ids[OWN]["group"], world.ids[OWN]["team"]),
+        headers=officer,
+    )
+    assert response.status_code == 201
+    entries = httpx.get(
+        world.url("reporting", "/audit"),
+        params={"object_id": response.json()["id"]},
+        headers=TOKENS["auditor"],
+    ).json()
+    assert [(e["subject"], e["role"], e["action"]) for e in entries] == [
+        ("officer-nguyen", "officer", "report_incident")
+    ]
