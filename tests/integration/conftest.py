@@ -27,6 +27,7 @@ class Service:
     url: str
     log_file: Path
     process: subprocess.Popen[bytes]
+    database_url: str
 
     def log_lines(self) -> list[dict[str, object]]:
         lines = []
@@ -40,6 +41,7 @@ class Service:
 class Stack:
     kafka: LocalKafka
     services: dict[str, Service]
+    postgres: PostgresServer
 
     def url(self, name: str) -> str:
         return self.services[name].url
@@ -81,7 +83,7 @@ def start_service(name: str, kafka: LocalKafka, workdir: Path, database_url: str
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    return Service(name, f"http://127.0.0.1:{port}", log_file, process)
+    return Service(name, f"http://127.0.0.1:{port}", log_file, process, database_url)
 
 
 def wait_ready(service: Service, timeout: float = 60.0) -> None:
@@ -109,7 +111,7 @@ def stack(
     try:
         for service in services.values():
             wait_ready(service)
-        yield Stack(kafka, services)
+        yield Stack(kafka, services, postgres)
     finally:
         for service in services.values():
             service.process.terminate()
