@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import MetaData
+from sqlalchemy.exc import DBAPIError
 
 from shared.audit import AuditEntryPublic, AuditTrail
 from shared.auth import Access, Authenticator, ProtectedRouter, TokenCodec, load_signing_key
@@ -39,6 +40,9 @@ from shared.settings import ServiceSettings
 log = get_logger()
 __version__ = version("antt")
 MAX_PAGE = 200
+MAX_OFFSET = 1_000_000
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Rows to return")]
 OPERATIONS_ACCESS = {
     "health": Access.PUBLIC,
     "ready": Access.PUBLIC,
@@ -175,8 +179,8 @@ class ServiceRuntime:
 
         @router.get("/audit", summary="Who changed what, and when (newest first)", tags=["audit"])
         async def audit_trail(
-            offset: Annotated[int, Query(ge=0)] = 0,
-            limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+            offset: OffsetQuery = 0,
+            limit: LimitQuery = 50,
             subject: Annotated[str | None, Query(max_length=200)] = None,
             action: Annotated[str | None, Query(max_length=64)] = None,
             object_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -212,6 +216,25 @@ class ServiceRuntime:
         @app.exception_handler(DomainError)
         async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
             return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail()})
+
+        @app.exception_handler(DBAPIError)
+        async def database_refused(request: Request, exc: DBAPIError) -> JSONResponse:
+            # PostgreSQL cannot store NUL in text: bad input, not a server fault.
+            if "\\x00" in str(exc.orig) or "0x00" in str(exc.orig):
+                return JSONResponse(
+                    status_code=422,
+                    content={
+                        "detail": [
+                            {
+                                "loc": [],
+                                "msg": "text must not contain NUL characters",
+                                "type": "invalid_characters",
+                            }
+                        ]
+                    },
+                )
+            log.error("database_error", path=request.url.path, error_type=type(exc.orig).__name__)
+            return JSONResponse(status_code=500, content={"detail": "internal error"})
 
         @app.exception_handler(RateLimitExceededError)
         async def rate_limited(_: Request, exc: RateLimitExceededError) -> JSONResponse:

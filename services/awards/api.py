@@ -1,9 +1,8 @@
 """Awards HTTP routes: thin, every change goes through the service layer."""
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query, status
+from fastapi import status
 
 from services.awards.models import (
     ApprovalCreate,
@@ -15,7 +14,7 @@ from services.awards.models import (
 from services.awards.service import AwardsService
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
 from shared.errors import error_responses
-from shared.runtime import MAX_PAGE, ServiceRuntime
+from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ERRORS = error_responses(404, 409)
 
@@ -68,8 +67,8 @@ def create_router(service: AwardsService, runtime: ServiceRuntime) -> ProtectedR
     @router.get("/awards", response_model=list[AwardPublic], tags=["awards"])
     async def list_awards(
         principal: CurrentPrincipal,
-        offset: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        offset: OffsetQuery = 0,
+        limit: LimitQuery = 50,
     ) -> list[AwardPublic]:
         """Awards granted in the caller's areas, newest first."""
         return await service.list_awards(offset, limit, principal)
