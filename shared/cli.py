@@ -196,6 +196,15 @@ def token_issue(
     typer.echo(token)
 
 
+@app.command("reseal-informants")
+def reseal_informants() -> None:
+    """Re-encrypt every informant record with the newest of ANTT_INFORMANT_KEYS (rotation)."""
+    module = importlib.import_module("services.reporting.app")
+    service = module.create_app().state.service
+    count = asyncio.run(service.reseal_informants())
+    console.print(f"re-encrypted the informant details of {count} tip(s) with the newest key")
+
+
 @app.command("asyncapi")
 def asyncapi(service: ServiceName) -> None:
     """Print the service's AsyncAPI 3.0 document (also served at /asyncapi.json)."""

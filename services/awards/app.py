@@ -37,8 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.sessions, runtime.outbox, runtime.audit, settings.award_forms, settings.authorities
     )
     register_handlers(runtime.consumer, service)
-    return runtime.create_app(
+    app = runtime.create_app(
         title="ANTT awards",
         description="Nominations and awards, and the contributions behind them.",
         routers=[create_router(service, runtime)],
     )
+    app.state.service = service
+    return app

@@ -38,8 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     service = RegistryService(runtime.sessions, runtime.outbox, runtime.audit, settings.team_kinds)
     register_handlers(runtime.consumer, service)
-    return runtime.create_app(
+    app = runtime.create_app(
         title="ANTT registry",
         description="Areas, teams and their members, and the honours they received.",
         routers=[create_router(service, runtime)],
     )
+    app.state.service = service
+    return app

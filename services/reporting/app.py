@@ -83,9 +83,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     register_handlers(runtime.consumer, service)
     tip_limiter = RateLimiter(settings.tips_per_client_per_minute, settings.tips_per_minute)
-    return runtime.create_app(
+    app = runtime.create_app(
         title="ANTT reporting",
         description="Incidents and their lifecycle, checked against areas and teams "
         "known from registry events; tip-offs from residents.",
         routers=[create_router(service, runtime, tip_limiter)],
     )
+    app.state.service = service
+    return app
