@@ -37,8 +37,9 @@ class Access(StrEnum):
     AUDIT = "audit"  # the audit trail
 
 
+# Informants' identities are for tip handlers alone: not even an admin reads them.
 ROLE_ACCESS: dict[Role, frozenset[Access]] = {
-    Role.ADMIN: frozenset({Access.READ, Access.WRITE, Access.INFORMANT, Access.AUDIT}),
+    Role.ADMIN: frozenset({Access.READ, Access.WRITE, Access.AUDIT}),
     Role.OFFICER: frozenset({Access.READ, Access.WRITE}),
     Role.TIP_HANDLER: frozenset({Access.READ, Access.WRITE, Access.INFORMANT}),
     Role.AUDITOR: frozenset({Access.READ, Access.AUDIT}),

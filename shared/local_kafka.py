@@ -6,6 +6,7 @@ import base64
 import concurrent.futures
 import hashlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -60,10 +61,32 @@ def fetch_jars(echo: bool = False) -> Path:
     return libs
 
 
+# Below Linux's ephemeral range (32768+), so an outgoing connection's source port cannot
+# take a port between the moment it is chosen and the moment a server binds it.
+PORT_RANGE = (20000, 32000)
+
+
+def free_port_block(count: int = 1) -> int:
+    """The first of ``count`` consecutive ports free on 127.0.0.1."""
+    for _ in range(200):
+        base = random.randrange(PORT_RANGE[0], PORT_RANGE[1] - count)
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise LocalKafkaError(f"no {count} consecutive free ports in {PORT_RANGE}")
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port_block(1)
 
 
 def port_in_use(port: int) -> bool:

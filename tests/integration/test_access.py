@@ -201,7 +201,7 @@ SCOPED_READ = {
 }
 LIST_READ = {caller: (200, 200) for caller in TOKENS} | {"none": (401, 401)}
 INFORMANT = {
-    "admin": (200, 200),
+    "admin": (403, 403),
     "officer": (403, 403),
     "tip_handler": (200, 404),
     "auditor": (403, 403),

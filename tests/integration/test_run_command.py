@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.local_kafka import free_port
+from shared.local_kafka import free_port_block
 from shared.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,8 @@ def alive(pid: int) -> bool:
 
 
 def test_run_serves_three_ready_services_and_ctrl_c_stops_every_process(tmp_path):
-    kafka_port, base_port = free_port(), free_port()
+    kafka_port = free_port_block(5)  # Kafka, its controller, then the three services
+    base_port = kafka_port + 2
     ports = [base_port, base_port + 1, base_port + 2]
     output = tmp_path / "run.out"
     with output.open("wb") as out:

@@ -196,8 +196,10 @@ async def test_anonymous_tip_has_no_informant_details(reporting):
     incident_id = (
         await client.get("/audit", headers=bearer(Role.ADMIN), params={"action": "submit_tip"})
     ).json()[0]["object_id"]
-    informant = await client.get(f"/incidents/{incident_id}/informant", headers=bearer(Role.ADMIN))
+    path = f"/incidents/{incident_id}/informant"
+    informant = await client.get(path, headers=bearer(Role.TIP_HANDLER, "TH-HH"))
     assert informant.json()["anonymous"] is True and informant.json()["full_name"] is None
+    assert (await client.get(path, headers=bearer(Role.ADMIN))).status_code == 403
 
 
 async def test_validation_errors_never_echo_what_was_sent(reporting):
