@@ -86,11 +86,13 @@ class EventConsumer:
         self.backoff = settings.consumer_retry_backoff_seconds
         self.service = settings.service_name
         self.topics: list[str] = []
+        self.groups: dict[str, str] = {}  # consumer group → topic
 
     def subscribe(self, event_cls: type[E], handler: EventHandler[E]) -> None:
         topic = event_cls.event_type
         group_id = f"{self.service}.{handler.__name__}"
         self.topics.append(topic)
+        self.groups[group_id] = topic
 
         async def consume(message: KafkaMessage) -> None:
             await self._consume(message, event_cls, handler, group_id)

@@ -1,6 +1,6 @@
 """Prometheus metrics: one registry per service instance, served on ``/metrics``."""
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
@@ -52,3 +52,35 @@ class DeliveryMetrics:
 
 def metrics_response(registry: CollectorRegistry) -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class HttpMetrics:
+    """Requests by route template (never the raw path: ids would explode the series)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "antt_http_requests",
+            "HTTP requests answered",
+            ["route", "method", "status_class"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "antt_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["route", "method"],
+            registry=registry,
+        )
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route=route, method=method, status_class=f"{status // 100}xx").inc()
+        self.duration.labels(route=route, method=method).observe(seconds)
+
+
+class ConsumerLagMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.lag = Gauge(
+            "antt_consumer_lag_messages",
+            "Messages on a partition not yet committed by the consumer group",
+            ["consumer_group", "topic", "partition"],
+            registry=registry,
+        )

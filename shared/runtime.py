@@ -5,6 +5,7 @@ its composition root and builds one of these."""
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -25,6 +26,7 @@ from shared.db import create_engine, create_session_factory, database_is_reachab
 from shared.errors import DomainError
 from shared.events import IntegrationEvent, dead_letter_topic
 from shared.inbox import Inbox
+from shared.lag import measure_consumer_lag
 from shared.limits import BodySizeLimitMiddleware, RateLimitExceededError, rate_limit_response
 from shared.logging import (
     CORRELATION_HEADER,
@@ -32,7 +34,7 @@ from shared.logging import (
     configure_logging,
     get_logger,
 )
-from shared.metrics import DeliveryMetrics, metrics_response
+from shared.metrics import ConsumerLagMetrics, DeliveryMetrics, HttpMetrics, metrics_response
 from shared.migrations import upgrade_to_head
 from shared.outbox import Outbox, OutboxRelay
 from shared.settings import ServiceSettings
@@ -98,7 +100,31 @@ class ServiceRuntime:
                 description=(event.__doc__ or "").strip() or None,
                 schema=event,
             )
+        self.http_metrics = HttpMetrics(self.registry)
+        self.lag_metrics = ConsumerLagMetrics(self.registry)
+        self._periodic: list[tuple[str, float, Callable[[], Awaitable[Any]]]] = []
+        self.every(settings.metrics_refresh_seconds, self.measure_lag, name="consumer-lag")
         self._tasks: list[asyncio.Task[None]] = []
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
+        """Run ``job`` every ``seconds`` while the service runs (a failure is logged)."""
+        self._periodic.append((name, seconds, job))
+
+    async def _repeat(self, name: str, seconds: float, job: Callable[[], Awaitable[Any]]) -> None:
+        while True:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("periodic_job_failed", job=name, error_type=type(exc).__name__)
+            await asyncio.sleep(seconds)
+
+    async def measure_lag(self) -> None:
+        if self.consumer.groups and self.settings.kafka_measure_lag:
+            await measure_consumer_lag(
+                self.settings.kafka_bootstrap_servers, self.consumer.groups, self.lag_metrics
+            )
 
     def all_topics(self) -> list[str]:
         consumed = self.consumer.topics
@@ -113,6 +139,8 @@ class ServiceRuntime:
             await ensure_topics(self.settings, self.all_topics())
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        for name, seconds, job in self._periodic:
+            self._tasks.append(asyncio.create_task(self._repeat(name, seconds, job), name=name))
         log.info("service_started", port=self.settings.port)
         try:
             yield
@@ -207,7 +235,15 @@ class ServiceRuntime:
             request: Request, call_next: Callable[[Request], Awaitable[Response]]
         ) -> Response:
             correlation_id = bind_correlation_id(request.headers.get(CORRELATION_HEADER))
+            started = time.perf_counter()
             response = await call_next(request)
+            route = request.scope.get("route")
+            self.http_metrics.observe(
+                getattr(route, "path", "unmatched"),
+                request.method,
+                response.status_code,
+                time.perf_counter() - started,
+            )
             response.headers[CORRELATION_HEADER] = correlation_id
             if request.method != "GET" and response.status_code < 400:
                 self.relay.wake()

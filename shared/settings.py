@@ -33,6 +33,9 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "antt"
     jwt_audience: str = "antt"
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    kafka_measure_lag: bool = True
+    # How often gauges read from elsewhere (consumer lag, totals) are refreshed.
+    metrics_refresh_seconds: float = Field(default=15.0, gt=0)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     outbox_poll_seconds: float = Field(default=0.5, gt=0)

@@ -93,6 +93,7 @@ def unit_settings(settings_cls: type, database_url: str, **overrides: Any) -> An
         "env": "test",
         "database_url": database_url,
         "kafka_create_topics": False,
+        "kafka_measure_lag": False,  # the in-memory test broker has no offsets to read
         "outbox_poll_seconds": 0.05,
         "consumer_retry_backoff_seconds": 0.0,
         "log_format": "console",

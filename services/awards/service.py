@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, time
 from uuid import UUID
 
+from prometheus_client import CollectorRegistry, Counter
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,6 +41,17 @@ from shared.outbox import Outbox
 from shared.scope import AreaScope
 
 
+class AwardsMetrics:
+    def __init__(self, registry: CollectorRegistry, authority_levels: dict[str, str]) -> None:
+        self.authority_levels = authority_levels
+        self.granted = Counter(
+            "antt_awards_granted",
+            "Awards granted, by the level of the issuing authority",
+            ["authority_level"],
+            registry=registry,
+        )
+
+
 class AwardsService:
     def __init__(
         self,
@@ -47,13 +59,14 @@ class AwardsService:
         outbox: Outbox,
         audit: AuditTrail,
         award_forms: list[str],
-        authorities: list[str],
+        metrics: AwardsMetrics,
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
         self.audit = audit
         self.award_forms = award_forms
-        self.authorities = authorities
+        self.metrics = metrics
+        self.authorities = list(metrics.authority_levels)
         self.scope = AreaScope(KnownArea)
 
     # --- read models from registry events ---------------------------------------------
@@ -248,6 +261,8 @@ class AwardsService:
             await self.audit.record(
                 session, principal, "grant_award", "award", award.id, award.area_id
             )
+        level = self.metrics.authority_levels.get(award.authority, "unknown")
+        self.metrics.granted.labels(authority_level=level).inc()
         return AwardPublic.model_validate(award)
 
     async def list_awards(self, offset: int, limit: int, principal: Principal) -> list[AwardPublic]:

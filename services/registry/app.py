@@ -36,7 +36,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metadata=RegistryTable.metadata,
         publishes=[AreaRegistered, TeamRegistered, MemberJoined],
     )
-    service = RegistryService(runtime.sessions, runtime.outbox, runtime.audit, settings.team_kinds)
+    service = RegistryService(
+        runtime.sessions, runtime.outbox, runtime.audit, settings.team_kinds, runtime.registry
+    )
+    runtime.every(settings.metrics_refresh_seconds, service.refresh_active_teams, "active-teams")
     register_handlers(runtime.consumer, service)
     app = runtime.create_app(
         title="ANTT registry",

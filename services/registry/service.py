@@ -2,7 +2,8 @@
 
 from uuid import UUID
 
-from sqlmodel import col, select
+from prometheus_client import CollectorRegistry, Gauge
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry.models import (
@@ -31,13 +32,30 @@ ROLE_ORDER = {TeamRole.LEADER: 0, TeamRole.DEPUTY: 1, TeamRole.MEMBER: 2}
 
 class RegistryService:
     def __init__(
-        self, sessions: SessionFactory, outbox: Outbox, audit: AuditTrail, team_kinds: list[str]
+        self,
+        sessions: SessionFactory,
+        outbox: Outbox,
+        audit: AuditTrail,
+        team_kinds: list[str],
+        registry: CollectorRegistry,
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
         self.audit = audit
         self.team_kinds = team_kinds
         self.scope = AreaScope(Area)
+        # Every replica reports the same total: dashboards take the max, not the sum.
+        self.active_teams = Gauge(
+            "antt_active_teams", "Teams not dissolved", ["kind"], registry=registry
+        )
+
+    async def refresh_active_teams(self) -> None:
+        async with self.sessions() as session:
+            counts = await session.exec(
+                select(Team.kind, func.count()).where(Team.status == "active").group_by(Team.kind)
+            )
+            for kind, count in counts.all():
+                self.active_teams.labels(kind=kind).set(count)
 
     async def register_area(self, command: AreaCreate, principal: Principal) -> AreaPublic:
         async with transaction(self.sessions) as session:
@@ -120,7 +138,9 @@ class RegistryService:
                     ),
                 )
             await session.flush()
-            return await self._team_public(session, team)
+            public = await self._team_public(session, team)
+        await self.refresh_active_teams()
+        return public
 
     async def get_team(self, team_id: UUID, principal: Principal) -> TeamPublic:
         not_found = NotFoundError(f"team {team_id} not found", ["path", "team_id"])

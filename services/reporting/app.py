@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr
 from services.reporting.api import create_router
 from services.reporting.handlers import register_handlers
 from services.reporting.models import ReportingTable
-from services.reporting.service import InformantVault, ReportingService
+from services.reporting.service import InformantVault, ReportingMetrics, ReportingService
 from shared.auth import ConfigurationError
 from shared.events import IncidentReported, IncidentStatusChanged
 from shared.limits import RateLimiter
@@ -20,30 +20,33 @@ from shared.settings import ServiceSettings
 
 log = get_logger()
 
-DEFAULT_CATEGORIES = [
-    "theft",
-    "robbery",
-    "snatching",
-    "assault",
-    "fraud",
-    "online_fraud",
-    "property_damage",
-    "weapons",
-    "drugs",
-    "gambling",
-    "public_disorder",
-    "traffic",
-    "fire_explosion",
-    "administrative_violation",
-    "security",
-    "dispute",
-]
+# Category → group, for the statistics and the metrics; ops may add categories.
+DEFAULT_CATEGORY_GROUPS = {
+    "theft": "crime",
+    "robbery": "crime",
+    "snatching": "crime",
+    "assault": "crime",
+    "fraud": "crime",
+    "online_fraud": "crime",
+    "property_damage": "crime",
+    "weapons": "crime",
+    "drugs": "drugs_social_evils",
+    "gambling": "drugs_social_evils",
+    "public_disorder": "public_order",
+    "dispute": "public_order",
+    "traffic": "traffic",
+    "fire_explosion": "fire_explosion",
+    "administrative_violation": "administrative",
+    "security": "security",
+}
 
 
 class Settings(ServiceSettings):
     service_name: str = "reporting"
     port: int = 8002
-    incident_categories: list[str] = Field(default_factory=lambda: list(DEFAULT_CATEGORIES))
+    incident_category_groups: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_CATEGORY_GROUPS)
+    )
     # Fernet keys for informant details, newest first; older ones still decrypt (rotation).
     informant_keys: list[SecretStr] = Field(default_factory=list)
     informant_keys_file: Path | None = None
@@ -79,7 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.outbox,
         runtime.audit,
         InformantVault(informant_keys(settings)),
-        settings.incident_categories,
+        list(settings.incident_category_groups),
+        ReportingMetrics(runtime.registry, settings.incident_category_groups),
     )
     register_handlers(runtime.consumer, service)
     tip_limiter = RateLimiter(settings.tips_per_client_per_minute, settings.tips_per_minute)

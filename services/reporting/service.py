@@ -6,6 +6,7 @@ import secrets
 from uuid import UUID
 
 from cryptography.fernet import Fernet, MultiFernet
+from prometheus_client import CollectorRegistry, Counter
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -97,6 +98,22 @@ class InformantVault:
         return self.fernet.rotate(token.encode()).decode() if token else None
 
 
+class ReportingMetrics:
+    """The movement's figures as counters; labels are category groups, never ids or text."""
+
+    def __init__(self, registry: CollectorRegistry, category_groups: dict[str, str]) -> None:
+        self.category_groups = category_groups
+        self.reported = Counter(
+            "antt_incidents_reported", "Incidents reported", ["category_group"], registry=registry
+        )
+        self.resolved = Counter(
+            "antt_incidents_resolved", "Incidents resolved", ["category_group"], registry=registry
+        )
+
+    def group(self, category: str) -> str:
+        return self.category_groups.get(category, "other")
+
+
 class ReportingService:
     def __init__(
         self,
@@ -105,12 +122,14 @@ class ReportingService:
         audit: AuditTrail,
         vault: InformantVault,
         categories: list[str],
+        metrics: ReportingMetrics,
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
         self.audit = audit
         self.vault = vault
         self.categories = categories
+        self.metrics = metrics
         self.scope = AreaScope(KnownArea)
 
     # --- read models ------------------------------------------------------------------
@@ -198,7 +217,9 @@ class ReportingService:
             await self.audit.record(
                 session, principal, "report_incident", "incident", incident.id, incident.area_id
             )
-            return await self._incident_public(session, incident)
+            public = await self._incident_public(session, incident)
+        self.metrics.reported.labels(category_group=self.metrics.group(public.category)).inc()
+        return public
 
     async def _record_incident(
         self, session: AsyncSession, incident: Incident, team_ids: list[UUID]
@@ -269,7 +290,10 @@ class ReportingService:
                 incident.id,
                 incident.area_id,
             )
-            return await self._incident_public(session, incident)
+            public = await self._incident_public(session, incident)
+        if public.status is IncidentStatus.RESOLVED:
+            self.metrics.resolved.labels(category_group=self.metrics.group(public.category)).inc()
+        return public
 
     async def get_incident(self, incident_id: UUID, principal: Principal) -> IncidentPublic:
         async with self.sessions() as session:
@@ -323,6 +347,7 @@ class ReportingService:
                 incident.id,
                 incident.area_id,
             )
+        self.metrics.reported.labels(category_group=self.metrics.group(command.category)).inc()
         return TipReceipt(tip_number=tip.tip_number, secret=secret, status=incident.status)
 
     async def _unused_tip_number(self, session: AsyncSession) -> str:
