@@ -9,18 +9,18 @@ ANTT := $(VENV)/bin/antt
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup postgres lint unit integration kafka-jars clean
+.PHONY: run test setup postgres prometheus lint unit integration kafka-jars clean
 
 run: setup
 	$(ANTT) run
 
-test: setup postgres lint
+test: setup postgres prometheus lint
 	$(VENV)/bin/pytest
 
 unit: setup postgres
 	$(VENV)/bin/pytest tests/unit
 
-integration: setup postgres
+integration: setup postgres prometheus
 	$(VENV)/bin/pytest tests/integration
 
 lint: setup
@@ -50,6 +50,13 @@ postgres:
 	  echo "Installing PostgreSQL from Debian's packages…"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
+# promtool (Debian's prometheus package) checks deploy/prometheus and runs its rule tests.
+prometheus:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "Installing Prometheus (promtool) from Debian's packages…"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .cache var .pytest_cache .mypy_cache .ruff_cache

@@ -73,6 +73,7 @@ def start_service(name: str, kafka: LocalKafka, workdir: Path, database_url: str
         # Every test client is 127.0.0.1: the tip limits have a unit test of their own.
         "ANTT_TIPS_PER_CLIENT_PER_MINUTE": "100000",
         "ANTT_TIPS_PER_MINUTE": "100000",
+        "ANTT_METRICS_REFRESH_SECONDS": "1",
     }
     with log_file.open("wb") as log:
         process = subprocess.Popen(
