@@ -3,6 +3,7 @@ each partition of its topic, the end offset minus the group's committed offset."
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from shared.metrics import ConsumerLagMetrics
 
@@ -29,7 +30,11 @@ async def measure_consumer_lag(
         ends = await offsets.end_offsets(every)
         beginnings = await offsets.beginning_offsets(every)
         for group, topic in groups.items():
-            committed = await admin.list_consumer_group_offsets(group)
+            try:
+                committed = await admin.list_consumer_group_offsets(group)
+            except GroupCoordinatorNotAvailableError:
+                continue  # the broker is still electing it: measure again next round
+
             for tp in partitions.get(topic, []):
                 position = committed[tp].offset if tp in committed else -1
                 start = position if position >= 0 else beginnings[tp]
