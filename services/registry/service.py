@@ -54,8 +54,10 @@ class RegistryService:
             counts = await session.exec(
                 select(Team.kind, func.count()).where(Team.status == "active").group_by(Team.kind)
             )
-            for kind, count in counts.all():
-                self.active_teams.labels(kind=kind).set(count)
+            totals = dict.fromkeys(self.team_kinds, 0) | dict(counts.all())
+        # Every kind is set, so a kind whose last team was dissolved drops to zero.
+        for kind, count in totals.items():
+            self.active_teams.labels(kind=kind).set(count)
 
     async def register_area(self, command: AreaCreate, principal: Principal) -> AreaPublic:
         async with transaction(self.sessions) as session:

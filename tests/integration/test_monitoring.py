@@ -41,10 +41,10 @@ def prometheus(stack) -> Iterator[str]:
     config["global"] = {"scrape_interval": f"{SCRAPE_SECONDS}s", "evaluation_interval": "1s"}
     config["rule_files"] = [str(PROMETHEUS_DIR / name) for name in config.get("rule_files", [])]
     for job in config["scrape_configs"]:
-        service = job["job_name"]
-        port = stack.url(service).rsplit(":", 1)[1]
-        for group in job["static_configs"]:
-            group["targets"] = [f"127.0.0.1:{port}"]
+        # The test's services are not behind compose's DNS: point the job at their ports.
+        port = stack.url(job["job_name"]).rsplit(":", 1)[1]
+        job.pop("dns_sd_configs")
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{port}"]}]
     workdir = Path(tempfile.mkdtemp(prefix="antt-prometheus-"))
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()

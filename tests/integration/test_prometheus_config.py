@@ -63,9 +63,11 @@ def test_scrapes_each_service_as_its_own_job() -> None:
     for name, port in SERVICES.items():
         job = jobs[name]
         assert job.get("metrics_path", "/metrics") == "/metrics"
-        assert job["static_configs"] == [
-            {"targets": [f"{name}:{port}"], "labels": {"service": name}}
+        # DNS discovery, so every replica of a scaled-out service is scraped
+        assert job["dns_sd_configs"] == [
+            {"names": [name], "type": "A", "port": port, "refresh_interval": "30s"}
         ], name
+        assert {"target_label": "service", "replacement": name} in job["relabel_configs"]
 
 
 def test_every_alert_has_severity_summary_and_description_and_a_unit_test() -> None:

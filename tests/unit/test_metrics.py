@@ -60,10 +60,11 @@ async def test_registry_reports_active_teams_by_kind(database_url):
             )
             assert response.status_code == 201
         text = (await client.get("/metrics")).text
-    assert samples(text, "antt_active_teams") == {
-        (("kind", "security_order"),): 2.0,
-        (("kind", "mediation"),): 1.0,
+    active = {
+        dict(labels)["kind"]: value for labels, value in samples(text, "antt_active_teams").items()
     }
+    assert active["security_order"] == 2.0 and active["mediation"] == 1.0
+    assert active["rapid_response"] == 0.0  # every kind is reported, zero included
 
 
 async def test_incidents_are_counted_by_category_group(database_url):

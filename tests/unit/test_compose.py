@@ -1,0 +1,508 @@
+"""docker-compose.yml against the Compose Specification, and against the services' code.
+
+There is no Docker engine here, so ``docker compose config`` cannot check the file. Instead:
+
+* the file, after variable interpolation, is validated with ``jsonschema`` against the
+  Compose Specification's JSON schema. The schema is not copied into the repository: it
+  comes from a pinned wheel on PyPI, ``check-jsonschema`` (which vendors the upstream
+  compose-spec schema for its ``check-compose-spec`` hook), downloaded at test time,
+  checked by sha256 and kept in the git-ignored ``.cache/compose-spec/``;
+* ports, ``ANTT_*`` settings, health checks and dependencies are compared with the
+  services' ``Settings`` classes and their routes; the Prometheus scrape targets and the
+  Grafana provisioning and dashboard are compared with the compose file and the metrics
+  the services register.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import urllib.request
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import jsonschema
+import pytest
+import yaml
+from cryptography.fernet import Fernet
+from starlette.routing import Match
+
+from services.awards import app as awards_app
+from services.registry import app as registry_app
+from services.reporting import app as reporting_app
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+GRAFANA_DIR = ROOT / "deploy" / "grafana"
+DATASOURCES_DIR = GRAFANA_DIR / "provisioning" / "datasources"
+DASHBOARD_PROVIDERS_DIR = GRAFANA_DIR / "provisioning" / "dashboards"
+DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
+GRAFANA_DATASOURCE_UID = "antt-prometheus"  # what the dashboards' panels name
+
+# Where the Compose Specification's schema comes from: a pinned wheel and the file in it.
+SCHEMA_PACKAGE = "check-jsonschema"
+SCHEMA_WHEEL = "check_jsonschema-0.39.0-py3-none-any.whl"
+SCHEMA_WHEEL_SHA256 = "14ce5c94871c551268ea948ffe21e9f1464dc48fb20bf9a4c13deeaaf756cf9b"
+SCHEMA_MEMBER = "check_jsonschema/builtin_schemas/vendor/compose-spec.json"
+SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
+SCHEMA_CACHE = ROOT / ".cache" / "compose-spec" / "compose-spec.check-jsonschema-0.39.0.json"
+PYPI_SIMPLE = "https://pypi.org/simple"
+
+SERVICE_MODULES = {"registry": registry_app, "reporting": reporting_app, "awards": awards_app}
+INFRASTRUCTURE = ("kafka", "postgres")
+
+# Values for the variables the compose file requires (`${VAR:?msg}`) and nothing else: the
+# file's own defaults (`${VAR:-default}`) apply to the rest.
+TEST_ENVIRONMENT = {
+    "ANTT_JWT_SECRET": "compose-test-signing-key-of-at-least-32-bytes",
+    "ANTT_INFORMANT_KEYS": json.dumps([Fernet.generate_key().decode()]),
+    "ANTT_GRAFANA_PASSWORD": "compose-test-password",
+}
+REQUIRED_VARIABLES = {"ANTT_JWT_SECRET", "ANTT_INFORMANT_KEYS", "ANTT_GRAFANA_PASSWORD"}
+
+
+# --- the schema, from PyPI -------------------------------------------------------------
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _download(url: str, accept: str | None = None) -> bytes:
+    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return bytes(response.read())
+
+
+def _fetch_schema() -> bytes:
+    """The schema file out of the pinned wheel, found through PyPI's JSON simple index."""
+    index = json.loads(
+        _download(f"{PYPI_SIMPLE}/{SCHEMA_PACKAGE}/", "application/vnd.pypi.simple.v1+json")
+    )
+    entry = next((f for f in index["files"] if f["filename"] == SCHEMA_WHEEL), None)
+    assert entry is not None, f"{SCHEMA_WHEEL} is not on PyPI's index of {SCHEMA_PACKAGE}"
+    assert entry["hashes"].get("sha256") == SCHEMA_WHEEL_SHA256, "PyPI lists another hash"
+    wheel = _download(entry["url"])
+    assert _sha256(wheel) == SCHEMA_WHEEL_SHA256, f"{SCHEMA_WHEEL} does not match its sha256"
+    with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
+        schema = archive.read(SCHEMA_MEMBER)
+    assert _sha256(schema) == SCHEMA_SHA256, f"{SCHEMA_MEMBER} does not match its sha256"
+    return schema
+
+
+@pytest.fixture(scope="module")
+def compose_schema() -> dict[str, Any]:
+    """The Compose Specification's schema: the cached copy, or fetched once and cached."""
+    if SCHEMA_CACHE.is_file() and _sha256(SCHEMA_CACHE.read_bytes()) == SCHEMA_SHA256:
+        data = SCHEMA_CACHE.read_bytes()
+    else:
+        data = _fetch_schema()
+        SCHEMA_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        partial = SCHEMA_CACHE.with_name(f"{SCHEMA_CACHE.name}.{os.getpid()}.part")
+        partial.write_bytes(data)
+        partial.replace(SCHEMA_CACHE)
+    schema: dict[str, Any] = json.loads(data)
+    return schema
+
+
+# --- the compose file, interpolated ----------------------------------------------------
+
+_VARIABLE = re.compile(
+    r"""\$(?:
+        (?P<escaped>\$)
+      | (?P<named>[_a-zA-Z][_a-zA-Z0-9]*)
+      | \{(?P<braced>[_a-zA-Z][_a-zA-Z0-9]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}
+      | (?P<invalid>)
+    )""",
+    re.VERBOSE,
+)
+
+
+class MissingVariables(Exception):
+    def __init__(self, messages: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {msg}" for name, msg in sorted(messages.items())))
+        self.messages = messages
+
+
+def interpolate(node: Any, env: Mapping[str, str]) -> Any:
+    """Compose's interpolation of every string value: ``$$``, ``$VAR``, ``${VAR}`` and the
+    ``-``, ``:-``, ``?``, ``:?``, ``+``, ``:+`` forms; every unset required variable is
+    reported at once in a ``MissingVariables`` error."""
+    missing: dict[str, str] = {}
+
+    def substitute(match: re.Match[str]) -> str:
+        if match["escaped"]:
+            return "$"
+        if match["invalid"] is not None:
+            raise ValueError(f"invalid interpolation in {match.string!r}")
+        name = match["named"] or match["braced"]
+        op, arg = match["op"] or "", match["arg"] or ""
+        value = env.get(name)
+        # With a colon, an empty value counts as unset.
+        present = value is not None and (value != "" or not op.startswith(":"))
+        if op.endswith("-"):
+            return value if present and value is not None else arg
+        if op.endswith("?"):
+            if not present or value is None:
+                missing[name] = arg
+                return ""
+            return value
+        if op.endswith("+"):
+            return arg if present else ""
+        return value or ""
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return _VARIABLE.sub(substitute, item)
+        if isinstance(item, dict):
+            return {key: walk(value) for key, value in item.items()}
+        if isinstance(item, list):
+            return [walk(value) for value in item]
+        return item
+
+    result = walk(node)
+    if missing:
+        raise MissingVariables(missing)
+    return result
+
+
+@pytest.fixture(scope="module")
+def raw_compose() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return document
+
+
+@pytest.fixture(scope="module")
+def compose(raw_compose: dict[str, Any]) -> dict[str, Any]:
+    document: dict[str, Any] = interpolate(raw_compose, TEST_ENVIRONMENT)
+    return document
+
+
+def environment_of(service: Mapping[str, Any]) -> dict[str, str]:
+    """A service's ``environment`` (map or ``KEY=VALUE`` list) as strings."""
+    environment = service.get("environment") or {}
+    if isinstance(environment, list):
+        pairs = (entry.split("=", 1) if "=" in entry else (entry, "") for entry in environment)
+        return {key: value for key, value in pairs}
+    return {key: "" if value is None else str(value) for key, value in environment.items()}
+
+
+def published_ports(service: Mapping[str, Any]) -> set[tuple[int | None, int]]:
+    """(host port, container port) pairs of a service's ``ports``, either syntax; a host
+    range (``8003-8005:8003``, one port per replica) counts as its first port."""
+    pairs: set[tuple[int | None, int]] = set()
+    for entry in service.get("ports") or []:
+        if isinstance(entry, dict):
+            published = str(entry.get("published") or "").split("-", 1)[0]
+            pairs.add((int(published) if published else None, int(entry["target"])))
+            continue
+        parts = str(entry).split("/", 1)[0].rsplit(":", 2)
+        host = parts[-2].split("-", 1)[0] if len(parts) > 1 else None
+        pairs.add((int(host) if host else None, int(parts[-1])))
+    return pairs
+
+
+def bind_mounts(service: Mapping[str, Any]) -> dict[str, str]:
+    """Container path -> host path of a service's bind mounts (relative host paths)."""
+    mounts: dict[str, str] = {}
+    for entry in service.get("volumes") or []:
+        if isinstance(entry, dict):
+            if entry.get("type") == "bind":
+                mounts[entry["target"]] = entry["source"]
+            continue
+        source, target = str(entry).split(":")[:2]
+        if source.startswith((".", "/")):
+            mounts[target] = source
+    return mounts
+
+
+def healthcheck_urls(service: Mapping[str, Any]) -> list[str]:
+    test = (service.get("healthcheck") or {}).get("test") or []
+    text = test if isinstance(test, str) else " ".join(test)
+    return re.findall(r"https?://[^\s'\"]+", text)
+
+
+def depends_on(service: Mapping[str, Any]) -> dict[str, str]:
+    """Dependency -> condition (the short list form means ``service_started``)."""
+    dependencies = service.get("depends_on") or {}
+    if isinstance(dependencies, list):
+        return {name: "service_started" for name in dependencies}
+    return {name: spec.get("condition", "service_started") for name, spec in dependencies.items()}
+
+
+def default_port(name: str) -> int:
+    port = SERVICE_MODULES[name].Settings.model_fields["port"].default
+    assert isinstance(port, int)
+    return port
+
+
+@pytest.fixture(scope="module")
+def apps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Each service's app, built as in production but not started (nothing is connected)."""
+    directory = tmp_path_factory.mktemp("compose-apps")
+    built = {}
+    for name, module in SERVICE_MODULES.items():
+        settings = module.Settings(
+            env="dev", database_url=f"sqlite+aiosqlite:///{directory / name}.db"
+        )
+        built[name] = module.create_app(settings)
+    return built
+
+
+# --- the Compose Specification ---------------------------------------------------------
+
+
+def schema_errors(schema: dict[str, Any], document: Any) -> list[str]:
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    return [
+        f"{'/'.join(map(str, error.absolute_path)) or '(root)'}: {error.message}"
+        for error in sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+    ]
+
+
+def test_compose_file_matches_the_compose_specification(
+    compose_schema: dict[str, Any], compose: dict[str, Any]
+) -> None:
+    assert schema_errors(compose_schema, compose) == []
+
+
+def test_the_schema_rejects_what_compose_would_reject(
+    compose_schema: dict[str, Any], compose: dict[str, Any]
+) -> None:
+    """Guards against a permissive schema: a misspelt key and a wrong type are errors."""
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["registry"]["healtcheck"] = broken["services"]["registry"]["healthcheck"]
+    broken["services"]["kafka"]["depends_on"] = {"postgres": {"condition": "healthy"}}
+    errors = schema_errors(compose_schema, broken)
+    assert any("services/registry" in error for error in errors), errors
+    assert any("services/kafka" in error for error in errors), errors
+
+
+def test_required_variables_are_enforced(raw_compose: dict[str, Any]) -> None:
+    with pytest.raises(MissingVariables) as missing:
+        interpolate(raw_compose, {})
+    assert set(missing.value.messages) == REQUIRED_VARIABLES
+    assert all(missing.value.messages.values()), "each required variable explains itself"
+
+
+def test_every_service_restarts_unless_stopped(compose: dict[str, Any]) -> None:
+    policies = {name: service.get("restart") for name, service in compose["services"].items()}
+    assert policies == dict.fromkeys(compose["services"], "unless-stopped")
+
+
+def test_bind_mounted_host_paths_exist(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        for target, source in bind_mounts(service).items():
+            assert (ROOT / source).exists(), f"{name}: {source} (mounted at {target}) is missing"
+
+
+# --- the compose file against the services' code ---------------------------------------
+
+
+@pytest.mark.parametrize("name", SERVICE_MODULES)
+def test_service_port_matches_its_settings(name: str, compose: dict[str, Any]) -> None:
+    service = compose["services"][name]
+    port = default_port(name)
+    assert environment_of(service).get("ANTT_PORT") == str(port)
+    assert (port, port) in published_ports(service), f"{name} does not publish {port}:{port}"
+
+
+@pytest.mark.parametrize("name", SERVICE_MODULES)
+def test_service_environment_names_only_known_settings(name: str, compose: dict[str, Any]) -> None:
+    fields = set(SERVICE_MODULES[name].Settings.model_fields)
+    variables = [key for key in environment_of(compose["services"][name]) if key[:5] == "ANTT_"]
+    assert variables, f"{name} has no ANTT_ settings"
+    unknown = [key for key in variables if key[5:].lower() not in fields]
+    assert unknown == [], f"{name}: not fields of its Settings: {unknown}"
+
+
+@pytest.mark.parametrize("name", SERVICE_MODULES)
+def test_service_environment_is_valid_settings(
+    name: str, compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The container's environment, read the way the service reads it, is accepted."""
+    for key in list(os.environ):
+        if key.upper().startswith("ANTT_"):
+            monkeypatch.delenv(key)
+    for key, value in environment_of(compose["services"][name]).items():
+        if key.startswith("ANTT_"):
+            monkeypatch.setenv(key, value)
+    settings = SERVICE_MODULES[name].Settings()
+    assert settings.env == "prod"
+    assert settings.port == default_port(name)
+    assert settings.database_url.startswith("postgresql+asyncpg://")
+
+
+@pytest.mark.parametrize("name", SERVICE_MODULES)
+def test_service_healthcheck_targets_its_ready_route(
+    name: str, compose: dict[str, Any], apps: dict[str, Any]
+) -> None:
+    healthcheck = compose["services"][name].get("healthcheck") or {}
+    assert not healthcheck.get("disable"), f"{name} has no health check"
+    test = healthcheck.get("test") or []
+    assert isinstance(test, list) and test[:1] in (["CMD"], ["CMD-SHELL"]), test
+    if test[:3] == ["CMD", "python", "-c"]:
+        compile(test[3], f"<{name} healthcheck>", "exec")
+    urls = healthcheck_urls(compose["services"][name])
+    assert urls == [f"http://127.0.0.1:{default_port(name)}/ready"]
+
+    path = urlparse(urls[0]).path
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": []}
+    matches = [route.matches(scope)[0] for route in apps[name].router.routes]
+    assert Match.FULL in matches, f"{name} has no GET {path} route"
+
+
+def test_infrastructure_has_healthchecks(compose: dict[str, Any]) -> None:
+    for name in INFRASTRUCTURE:
+        healthcheck = compose["services"][name].get("healthcheck") or {}
+        assert healthcheck.get("test") and not healthcheck.get("disable"), name
+
+
+@pytest.mark.parametrize("name", SERVICE_MODULES)
+def test_service_waits_for_healthy_infrastructure(name: str, compose: dict[str, Any]) -> None:
+    dependencies = depends_on(compose["services"][name])
+    for dependency in INFRASTRUCTURE:
+        assert dependencies.get(dependency) == "service_healthy", f"{name} -> {dependency}"
+
+
+# --- Prometheus ------------------------------------------------------------------------
+
+
+def test_prometheus_config_is_mounted_and_scrapes_each_service(compose: dict[str, Any]) -> None:
+    prometheus = compose["services"]["prometheus"]
+    flags = dict(arg.split("=", 1) for arg in prometheus.get("command") or [] if "=" in arg)
+    config_path = flags.get("--config.file", "/etc/prometheus/prometheus.yml")
+    mounts = bind_mounts(prometheus)
+    directory = str(Path(config_path).parent)
+    assert directory in mounts, f"nothing mounted at {directory}"
+    config_file = ROOT / mounts[directory] / Path(config_path).name
+    config = yaml.safe_load(config_file.read_text())
+
+    targets = {
+        f"{name}:{discovery['port']}"
+        for job in config["scrape_configs"]
+        for discovery in job.get("dns_sd_configs", [])
+        for name in discovery.get("names", [])
+    }
+    for target in targets:
+        assert target.rsplit(":", 1)[0] in compose["services"], f"unknown target {target}"
+    for name in SERVICE_MODULES:
+        assert f"{name}:{default_port(name)}" in targets, f"{name} is not scraped"
+        assert depends_on(prometheus).get(name) == "service_healthy", f"prometheus -> {name}"
+
+
+# --- Grafana ---------------------------------------------------------------------------
+
+
+def load_yaml_files(directory: Path) -> list[dict[str, Any]]:
+    files = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
+    assert files, f"no provisioning files in {directory}"
+    return [yaml.safe_load(path.read_text()) for path in files]
+
+
+def prometheus_datasources() -> list[dict[str, Any]]:
+    return [
+        source
+        for document in load_yaml_files(DATASOURCES_DIR)
+        for source in document.get("datasources", [])
+        if source.get("type") == "prometheus"
+    ]
+
+
+def panels_of(dashboard: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every panel, including those folded inside collapsed rows."""
+    for panel in dashboard.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])
+
+
+DASHBOARD_FILES = sorted(DASHBOARDS_DIR.glob("*.json"))
+
+
+@pytest.fixture(params=DASHBOARD_FILES or [DASHBOARDS_DIR / "none.json"], ids=lambda p: p.name)
+def dashboard(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Each dashboard file, parsed (a missing folder or file is a failure, not a skip)."""
+    path: Path = request.param
+    assert path.is_file(), f"no dashboards in {DASHBOARDS_DIR}"
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+def registered_metric_names(apps: dict[str, Any]) -> set[str]:
+    """Series names the services expose (counters end in _total, histograms in _bucket…)."""
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
+    names: set[str] = set()
+    for app in apps.values():
+        for family in app.state.runtime.registry.collect():
+            names.update(family.name + suffix for suffix in suffixes.get(family.type, [""]))
+    return names
+
+
+def test_grafana_is_provisioned_from_the_repository(compose: dict[str, Any]) -> None:
+    grafana = compose["services"]["grafana"]
+    mounts = bind_mounts(grafana)
+    provisioning = Path(mounts.get("/etc/grafana/provisioning", "missing"))
+    assert (ROOT / provisioning).resolve() == (GRAFANA_DIR / "provisioning").resolve()
+    assert "prometheus" in depends_on(grafana)
+
+    providers = [
+        provider
+        for document in load_yaml_files(DASHBOARD_PROVIDERS_DIR)
+        for provider in document.get("providers", [])
+    ]
+    assert providers, "no dashboard provider"
+    for provider in providers:
+        path = provider["options"]["path"]
+        assert path in mounts, f"dashboard provider reads {path}, which is not mounted"
+        assert (ROOT / mounts[path]).resolve() == DASHBOARDS_DIR.resolve()
+
+    [datasource] = prometheus_datasources()
+    assert datasource["uid"] == GRAFANA_DATASOURCE_UID and datasource.get("isDefault") is True
+    assert urlparse(datasource["url"]).hostname in compose["services"]
+
+
+def test_dashboard_panels_query_the_provisioned_prometheus(
+    dashboard: dict[str, Any], apps: dict[str, Any]
+) -> None:
+    uids = {source["uid"] for source in prometheus_datasources()}
+    exported = registered_metric_names(apps)
+    uid = dashboard.get("uid")
+    assert uid and dashboard.get("title"), "a dashboard needs a uid and a title"
+    panels = [panel for panel in panels_of(dashboard) if panel.get("type") != "row"]
+    assert panels, f"{uid} has no panels"
+
+    for panel in panels:
+        title = f"{uid}: {panel.get('title')!r}"
+        assert (panel.get("datasource") or {}).get("uid") in uids, f"{title} datasource"
+        targets = panel.get("targets") or []
+        assert targets, f"{title} has no targets"
+        ref_ids = [target.get("refId") for target in targets]
+        assert all(ref_ids) and len(set(ref_ids)) == len(ref_ids), f"{title} refIds {ref_ids}"
+        for target in targets:
+            expr = target.get("expr") or ""
+            assert expr.strip(), f"{title} has a target without expr"
+            assert (target.get("datasource") or panel["datasource"]).get("uid") in uids, title
+            for metric in re.findall(r"\b(?:antt|faststream)_[a-zA-Z0-9_]*", expr):
+                assert metric in exported, f"{title}: no service exports {metric}"
+
+
+def test_dashboard_layout_fits_the_grid(dashboard: dict[str, Any]) -> None:
+    taken: set[tuple[int, int]] = set()
+    for panel in dashboard.get("panels", []):
+        grid = panel["gridPos"]
+        assert grid["w"] > 0 and grid["h"] > 0 and 0 <= grid["x"] and grid["x"] + grid["w"] <= 24
+        cells = {
+            (x, y)
+            for x in range(grid["x"], grid["x"] + grid["w"])
+            for y in range(grid["y"], grid["y"] + grid["h"])
+        }
+        assert not cells & taken, f"{panel.get('title')!r} overlaps another panel"
+        taken |= cells
