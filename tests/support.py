@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from shared.auth import Role, TokenCodec
 from shared.cloudevents import build_headers
-from shared.events import IntegrationEvent
+from shared.events import AreaLevel, AreaRegistered, IntegrationEvent, TeamRegistered
 from shared.runtime import ServiceRuntime
 
 TEST_SIGNING_KEY = "test-signing-key-for-the-antt-test-suite-only"
@@ -101,3 +101,30 @@ def unit_settings(settings_cls: type, database_url: str, **overrides: Any) -> An
         "informant_keys": [TEST_INFORMANT_KEY],
     }
     return settings_cls(**{**values, **overrides})
+
+
+async def announce_area(
+    broker: KafkaBroker, area_id: Any, code: str, name: str = "Phường", parent_id: Any = None
+) -> None:
+    """area_registered, as registry would publish it."""
+    await publish_event(
+        broker,
+        AreaRegistered(
+            area_id=area_id,
+            code=code,
+            name=name,
+            level=AreaLevel.WARD,
+            parent_id=parent_id,
+            aggregate_version=1,
+        ),
+    )
+
+
+async def announce_team(
+    broker: KafkaBroker, team_id: Any, area_id: Any, name: str = "Tổ", kind: str = "security_order"
+) -> None:
+    """team_registered, as registry would publish it."""
+    await publish_event(
+        broker,
+        TeamRegistered(team_id=team_id, area_id=area_id, name=name, kind=kind, aggregate_version=1),
+    )

@@ -24,12 +24,11 @@ from shared.auth import (
     Role,
     TokenCodec,
 )
-from shared.events import AreaLevel, AreaRegistered
 from tests.support import (
     TEST_INFORMANT_KEY,
     TEST_SIGNING_KEY,
+    announce_area,
     bearer,
-    publish_event,
     running_app,
     unit_settings,
 )
@@ -140,16 +139,7 @@ async def reporting(database_url):
         unit_settings(ReportingSettings, database_url, tips_per_client_per_minute=3)
     )
     async with running_app(app, headers={}) as (client, runtime):
-        await publish_event(
-            runtime.broker,
-            AreaRegistered(
-                area_id=AREA_ID,
-                code="TH-HH",
-                name="Phường Hải Hòa",
-                level=AreaLevel.WARD,
-                aggregate_version=1,
-            ),
-        )
+        await announce_area(runtime.broker, AREA_ID, "TH-HH", "Phường Hải Hòa")
         yield client, runtime
 
 
@@ -237,16 +227,7 @@ async def test_informant_keys_can_be_rotated(database_url):
     app = create_reporting(unit_settings(ReportingSettings, database_url))
     service = app.state.service
     async with running_app(app) as (client, runtime):
-        await publish_event(
-            runtime.broker,
-            AreaRegistered(
-                area_id=AREA_ID,
-                code="TH-HH",
-                name="Phường Hải Hòa",
-                level=AreaLevel.WARD,
-                aggregate_version=1,
-            ),
-        )
+        await announce_area(runtime.broker, AREA_ID, "TH-HH", "Phường Hải Hòa")
         await client.post("/tips", json=tip(full_name="Phạm Văn Cường", contact="0987000111"))
         new_key = Fernet.generate_key().decode()
         service.vault = InformantVault([new_key, TEST_INFORMANT_KEY])

@@ -10,13 +10,10 @@ from sqlalchemy import select
 from services.awards.app import Settings, create_app
 from shared.db import execute
 from shared.events import (
-    AreaLevel,
-    AreaRegistered,
     IncidentStatus,
     IncidentStatusChanged,
-    TeamRegistered,
 )
-from tests.support import publish_event, running_app, unit_settings
+from tests.support import announce_area, announce_team, publish_event, running_app, unit_settings
 
 TEAM_ID = uuid.uuid4()
 
@@ -28,26 +25,8 @@ AREA_ID = uuid.uuid4()
 async def awards(database_url):
     async with running_app(create_app(unit_settings(Settings, database_url))) as running:
         broker = running[1].broker
-        await publish_event(
-            broker,
-            AreaRegistered(
-                area_id=AREA_ID,
-                code="HN-TH-QA",
-                name="Phường Quảng An",
-                level=AreaLevel.WARD,
-                aggregate_version=1,
-            ),
-        )
-        await publish_event(
-            broker,
-            TeamRegistered(
-                team_id=TEAM_ID,
-                area_id=AREA_ID,
-                name="Tổ dân phố số 3",
-                kind="security_order",
-                aggregate_version=1,
-            ),
-        )
+        await announce_area(broker, AREA_ID, "HN-TH-QA", "Phường Quảng An")
+        await announce_team(broker, TEAM_ID, AREA_ID, "Tổ dân phố số 3", "security_order")
         yield running
 
 

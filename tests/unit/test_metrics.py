@@ -12,8 +12,7 @@ from services.registry.app import Settings as RegistrySettings
 from services.registry.app import create_app as create_registry
 from services.reporting.app import Settings as ReportingSettings
 from services.reporting.app import create_app as create_reporting
-from shared.events import AreaLevel, AreaRegistered, TeamRegistered
-from tests.support import publish_event, running_app, unit_settings
+from tests.support import announce_area, announce_team, running_app, unit_settings
 
 
 def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -71,18 +70,8 @@ async def test_incidents_are_counted_by_category_group(database_url):
     app = create_reporting(unit_settings(ReportingSettings, database_url))
     area_id, team_id = uuid.uuid4(), uuid.uuid4()
     async with running_app(app) as (client, runtime):
-        await publish_event(
-            runtime.broker,
-            AreaRegistered(
-                area_id=area_id, code="W", name="W", level=AreaLevel.WARD, aggregate_version=1
-            ),
-        )
-        await publish_event(
-            runtime.broker,
-            TeamRegistered(
-                team_id=team_id, area_id=area_id, name="T", kind="k", aggregate_version=1
-            ),
-        )
+        await announce_area(runtime.broker, area_id, "W")
+        await announce_team(runtime.broker, team_id, area_id)
         body = {
             "area_id": str(area_id),
             "source": "patrol",
@@ -113,18 +102,8 @@ async def test_awards_are_counted_by_authority_level(database_url):
     app = create_awards(unit_settings(AwardsSettings, database_url))
     area_id, team_id = uuid.uuid4(), uuid.uuid4()
     async with running_app(app) as (client, runtime):
-        await publish_event(
-            runtime.broker,
-            AreaRegistered(
-                area_id=area_id, code="W", name="W", level=AreaLevel.WARD, aggregate_version=1
-            ),
-        )
-        await publish_event(
-            runtime.broker,
-            TeamRegistered(
-                team_id=team_id, area_id=area_id, name="T", kind="k", aggregate_version=1
-            ),
-        )
+        await announce_area(runtime.broker, area_id, "W")
+        await announce_team(runtime.broker, team_id, area_id)
         for authority in ("city_police", "ward_committee", "ward_committee"):
             nomination = (
                 await client.post(

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from services.reporting.app import Settings, create_app
 from services.reporting.models import Incident
 from shared.db import execute
-from shared.events import AreaLevel, AreaRegistered, TeamRegistered
-from tests.support import publish_event, running_app, unit_settings
+from shared.events import TeamRegistered
+from tests.support import announce_area, announce_team, publish_event, running_app, unit_settings
 
 AREA_ID = uuid.uuid4()
 TEAM_ID = uuid.uuid4()
@@ -20,25 +20,9 @@ TEAM_ID = uuid.uuid4()
 @pytest.fixture
 async def reporting(database_url):
     async with running_app(create_app(unit_settings(Settings, database_url))) as (client, runtime):
-        await publish_event(
-            runtime.broker,
-            AreaRegistered(
-                area_id=AREA_ID,
-                code="TH-NS-HH",
-                name="Phường Hải Hòa",
-                level=AreaLevel.WARD,
-                aggregate_version=1,
-            ),
-        )
-        await publish_event(
-            runtime.broker,
-            TeamRegistered(
-                team_id=TEAM_ID,
-                area_id=AREA_ID,
-                name="Tổ bảo vệ dân phố 1",
-                kind="civil_defence",
-                aggregate_version=1,
-            ),
+        await announce_area(runtime.broker, AREA_ID, "TH-NS-HH", "Phường Hải Hòa")
+        await announce_team(
+            runtime.broker, TEAM_ID, AREA_ID, "Tổ bảo vệ dân phố 1", "civil_defence"
         )
         yield client, runtime
 
