@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.cloudevents import Envelope, InvalidEnvelopeError, parse_headers
+from shared.cloudevents import Envelope, InvalidEnvelopeError, ce_type_for, parse_headers
 from shared.db import SessionFactory, transaction
 from shared.events import IntegrationEvent, dead_letter_topic
 from shared.inbox import Inbox
@@ -119,6 +119,10 @@ class EventConsumer:
         topic = event_cls.event_type
         try:
             envelope = parse_headers(message.headers)
+            if envelope.type != ce_type_for(topic):
+                raise InvalidEnvelopeError(
+                    f"ce_type {envelope.type!r} does not belong on topic {topic!r}"
+                )
             event = event_cls.model_validate_json(message.body)
         except (InvalidEnvelopeError, ValidationError, ValueError) as exc:
             # A malformed record will never succeed: dead-letter it at once.

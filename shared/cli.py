@@ -1,6 +1,7 @@
 """``antt``: the ops command. Local Kafka, the embedded stack, one service."""
 
 import asyncio
+import dataclasses
 import importlib
 import json
 import os
@@ -17,11 +18,12 @@ import httpx
 import typer
 from rich.console import Console
 from rich.progress import Progress
+from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import ConfigurationError, Role, TokenCodec, load_signing_key
 from shared.db import create_engine
-from shared.dead_letters import pending_dead_letters, replay_dead_letters
+from shared.dead_letters import list_dead_letters, pending_dead_letters, replay_dead_letters
 from shared.local_kafka import LocalKafka, LocalKafkaError, fetch_jars
 from shared.logging import configure_logging
 from shared.migrations import autogenerate_revision, upgrade_to_head
@@ -151,6 +153,47 @@ def dlq_count(topic: Topic, bootstrap: Bootstrap = "127.0.0.1:9092") -> None:
     """How many dead letters of TOPIC wait to be replayed."""
     pending = asyncio.run(pending_dead_letters(bootstrap, topic))
     typer.echo(f"{topic}.dlq: {pending} waiting")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: Topic,
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Show the newest N")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+) -> None:
+    """The newest dead letters of TOPIC: where they were, why they failed, whether replayed."""
+    letters = asyncio.run(list_dead_letters(bootstrap, topic, limit))
+    if as_json:
+        for letter in letters:
+            typer.echo(json.dumps(dataclasses.asdict(letter), ensure_ascii=False))
+        return
+    table = Table(title=f"{topic}.dlq ({len(letters)} shown)")
+    for column in (
+        "partition",
+        "offset",
+        "key",
+        "ce_id",
+        "failed at",
+        "group",
+        "attempts",
+        "error",
+        "replayed",
+    ):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(
+            str(letter.partition),
+            str(letter.offset),
+            letter.key or "",
+            letter.event_id or "",
+            letter.failed_at or "",
+            letter.consumer_group or "",
+            letter.attempts or "",
+            f"{letter.error_type}: {letter.error}",
+            "yes" if letter.replayed else "no",
+        )
+    Console(width=200).print(table)
 
 
 @dlq_app.command("replay")

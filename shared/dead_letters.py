@@ -14,6 +14,20 @@ REPLAY_GROUP_PREFIX = "antt.dlq-replay."
 
 
 @dataclass
+class DeadLetter:
+    partition: int
+    offset: int
+    key: str | None
+    event_id: str | None
+    error_type: str | None
+    error: str | None
+    attempts: str | None
+    failed_at: str | None
+    consumer_group: str | None
+    replayed: bool
+
+
+@dataclass
 class ReplayResult:
     replayed: int
     pending_before: int
@@ -122,3 +136,59 @@ async def replay_dead_letters(
     finally:
         await producer.stop()
         await consumer.stop()
+
+
+async def list_dead_letters(
+    bootstrap_servers: str, topic: str, limit: int = 100
+) -> list[DeadLetter]:
+    """The newest ``limit`` dead letters of ``topic``, oldest first, and whether each has
+    been replayed already (is behind the replay group's committed offset)."""
+    dlq = dead_letter_topic(topic)
+    partitions = await _partitions(bootstrap_servers, dlq)
+    if not partitions:
+        return []
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    replay_group = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=REPLAY_GROUP_PREFIX + topic,
+        enable_auto_commit=False,
+    )
+    await reader.start()
+    await replay_group.start()
+    letters: list[DeadLetter] = []
+    try:
+        ends = await reader.end_offsets(partitions)
+        beginnings = await reader.beginning_offsets(partitions)
+        replayed_up_to = {tp: await replay_group.committed(tp) or 0 for tp in partitions}
+        reader.assign(partitions)
+        for tp in partitions:
+            reader.seek(tp, max(beginnings[tp], ends[tp] - limit))
+        pending = {tp for tp in partitions if ends[tp] > beginnings[tp]}
+        while pending:
+            batch = await reader.getmany(*pending, timeout_ms=1000)
+            if not batch:
+                break
+            for tp, records in batch.items():
+                for record in records:
+                    headers = {k: v.decode(errors="replace") for k, v in record.headers}
+                    letters.append(
+                        DeadLetter(
+                            partition=tp.partition,
+                            offset=record.offset,
+                            key=record.key.decode(errors="replace") if record.key else None,
+                            event_id=headers.get("ce_id"),
+                            error_type=headers.get("dlq_error_type"),
+                            error=headers.get("dlq_error"),
+                            attempts=headers.get("dlq_attempts"),
+                            failed_at=headers.get("dlq_failed_at"),
+                            consumer_group=headers.get("dlq_consumer_group"),
+                            replayed=record.offset < replayed_up_to[tp],
+                        )
+                    )
+                    if record.offset + 1 >= ends[tp]:
+                        pending.discard(tp)
+    finally:
+        await replay_group.stop()
+        await reader.stop()
+    letters.sort(key=lambda letter: (letter.failed_at or "", letter.partition, letter.offset))
+    return letters[-limit:]

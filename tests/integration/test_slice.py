@@ -176,7 +176,7 @@ async def test_slice_from_registry_through_reporting_and_awards_back_to_registry
 
     bootstrap = stack.kafka.bootstrap_servers
     reported = await read_topic(
-        bootstrap, "incident_reported", lambda r: r.key.decode() == incident["id"]
+        bootstrap, "incident_reported", lambda r: r.key == incident["id"].encode()
     )
     payload = check_cloudevent(reported, "incident_reported", "/antt/reporting", incident["id"])
     assert payload["area_id"] == area["id"]
@@ -184,7 +184,7 @@ async def test_slice_from_registry_through_reporting_and_awards_back_to_registry
     assert payload["status"] == "reported" and payload["category"] == "theft"
     assert header_dict(reported)["correlation_id"] == correlation_id
 
-    granted = await read_topic(bootstrap, "award_granted", lambda r: r.key.decode() == award["id"])
+    granted = await read_topic(bootstrap, "award_granted", lambda r: r.key == award["id"].encode())
     payload = check_cloudevent(granted, "award_granted", "/antt/awards", award["id"])
     assert payload["recipient_id"] == team["id"]
     assert payload["decision_number"] == "19/QĐ-UBND"
@@ -353,6 +353,29 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(stack):
     waiting = await pending_dead_letters(bootstrap, "incident_status_changed")
     assert waiting >= 1
 
+    async def dlq_list() -> dict:
+        listing = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "dlq",
+            "list",
+            "incident_status_changed",
+            "--bootstrap",
+            bootstrap,
+            "--json",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=PROJECT_ROOT,
+        )
+        output, errors = await listing.communicate()
+        assert listing.returncode == 0, errors.decode()
+        letters = [json.loads(line) for line in output.decode().splitlines()]
+        return next(letter for letter in letters if letter["key"] == record["key"].decode())
+
+    before = await dlq_list()
+    assert (before["error"], before["replayed"]) == ("database went away", False)
+
     replay = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -371,6 +394,7 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(stack):
     # Everything waiting went back; a poison message from another test fails again and
     # returns to the DLQ as a new record, which this replay does not loop over.
     assert f"Replayed {waiting} of {waiting} waiting" in output.decode()
+    assert (await dlq_list())["replayed"] is True
 
     async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:
 

@@ -99,7 +99,20 @@ async def test_poison_message_goes_to_dead_letter_topic_with_error(database_url)
         )
         # a record with no CloudEvents headers at all is poison too
         await runtime.broker.publish(b"{}", topic="incident_status_changed")
-        assert len(received) == 2
+        # and so is an event of another type on this topic, however well formed
+        await runtime.broker.publish(
+            status_changed([uuid.uuid4()]).model_dump_json().encode(),
+            topic="incident_status_changed",
+            headers=build_headers(
+                event_id="wrong-type-1",
+                source="/x",
+                event_type="award_granted",
+                subject="x",
+                time=datetime.now(UTC),
+            ),
+        )
+        assert len(received) == 3
+        assert "does not belong on topic" in received[2][1]["dlq_error"]
         body, headers = received[0]
         assert body == b'{"not": "an incident"}'
         assert headers["dlq_original_topic"] == "incident_status_changed"
@@ -107,7 +120,7 @@ async def test_poison_message_goes_to_dead_letter_topic_with_error(database_url)
         assert headers["ce_id"] == "poison-1"
         assert "ce_id" in received[1][1]["dlq_error"]
         metrics = (await client.get("/metrics")).text
-        assert 'antt_dead_lettered_messages_total{topic="incident_status_changed"} 2.0' in metrics
+        assert 'antt_dead_lettered_messages_total{topic="incident_status_changed"} 3.0' in metrics
         # the consumer keeps going after a poison message
         await publish_event(runtime.broker, status_changed([uuid.uuid4()]))
         assert "inbox" in str(runtime.inbox.table.name)
