@@ -101,13 +101,9 @@ class EventConsumer:
         consume.__doc__ = handler.__doc__
         # Offsets are committed only after the handler's transaction (AckPolicy.ACK);
         # a new consumer group reads from the start, as read models need all history.
-        self.broker.subscriber(
-            topic,
-            group_id=group_id,
-            ack_policy=AckPolicy.ACK,
-            auto_offset_reset="earliest",
-            title=f"{group_id}:{topic}",
-        )(consume)
+        options: dict[str, Any] = {"auto_offset_reset": "earliest", "title": f"{group_id}:{topic}"}
+        ack = AckPolicy.ACK
+        self.broker.subscriber(topic, group_id=group_id, ack_policy=ack, **options)(consume)
 
     async def _consume(
         self,
