@@ -38,6 +38,7 @@ from shared.events import (
     TeamRegistered,
 )
 from shared.outbox import Outbox
+from shared.read_models import apply_if_newer
 from shared.scope import AreaScope
 
 
@@ -72,31 +73,22 @@ class AwardsService:
     # --- read models from registry events ---------------------------------------------
 
     async def remember_area(self, session: AsyncSession, event: AreaRegistered) -> None:
-        area = await session.get(KnownArea, event.area_id)
-        if area is not None and area.version >= event.aggregate_version:
-            return
-        area = area or KnownArea(id=event.area_id, code=event.code, name=event.name, version=0)
-        area.sqlmodel_update(
-            {
-                "code": event.code,
-                "name": event.name,
-                "parent_id": event.parent_id,
-                "version": event.aggregate_version,
-            }
+        await apply_if_newer(
+            session,
+            KnownArea,
+            event.area_id,
+            event.aggregate_version,
+            {"code": event.code, "name": event.name, "parent_id": event.parent_id},
         )
-        session.add(area)
 
     async def remember_team(self, session: AsyncSession, event: TeamRegistered) -> None:
-        team = await session.get(KnownTeam, event.team_id)
-        if team is not None and team.version >= event.aggregate_version:
-            return
-        team = team or KnownTeam(
-            id=event.team_id, area_id=event.area_id, name=event.name, version=0
+        await apply_if_newer(
+            session,
+            KnownTeam,
+            event.team_id,
+            event.aggregate_version,
+            {"area_id": event.area_id, "name": event.name},
         )
-        team.sqlmodel_update(
-            {"area_id": event.area_id, "name": event.name, "version": event.aggregate_version}
-        )
-        session.add(team)
 
     async def remember_member(self, session: AsyncSession, event: MemberJoined) -> None:
         person = await session.get(KnownPerson, event.person_id)

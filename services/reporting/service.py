@@ -40,6 +40,7 @@ from shared.events import (
     TeamRegistered,
 )
 from shared.outbox import Outbox
+from shared.read_models import apply_if_newer
 from shared.scope import AreaScope
 
 # Who the audit trail names for an anonymous tip: never the informant.
@@ -135,52 +136,27 @@ class ReportingService:
     # --- read models ------------------------------------------------------------------
 
     async def remember_area(self, session: AsyncSession, event: AreaRegistered) -> None:
-        area = await session.get(KnownArea, event.area_id)
-        if area is not None and area.version >= event.aggregate_version:
-            return  # an older or repeated version: keep what we have
-        session.add(
-            KnownArea(
-                id=event.area_id,
-                code=event.code,
-                name=event.name,
-                level=event.level,
-                parent_id=event.parent_id,
-                version=event.aggregate_version,
-            )
-            if area is None
-            else area.sqlmodel_update(
-                {
-                    "code": event.code,
-                    "name": event.name,
-                    "level": event.level,
-                    "parent_id": event.parent_id,
-                    "version": event.aggregate_version,
-                }
-            )
+        await apply_if_newer(
+            session,
+            KnownArea,
+            event.area_id,
+            event.aggregate_version,
+            {
+                "code": event.code,
+                "name": event.name,
+                "level": event.level,
+                "parent_id": event.parent_id,
+            },
         )
 
     async def remember_team(self, session: AsyncSession, event: TeamRegistered) -> None:
-        team = await session.get(KnownTeam, event.team_id)
-        if team is not None and team.version >= event.aggregate_version:
-            return
-        if team is None:
-            team = KnownTeam(
-                id=event.team_id,
-                area_id=event.area_id,
-                name=event.name,
-                kind=event.kind,
-                version=event.aggregate_version,
-            )
-        else:
-            team.sqlmodel_update(
-                {
-                    "area_id": event.area_id,
-                    "name": event.name,
-                    "kind": event.kind,
-                    "version": event.aggregate_version,
-                }
-            )
-        session.add(team)
+        await apply_if_newer(
+            session,
+            KnownTeam,
+            event.team_id,
+            event.aggregate_version,
+            {"area_id": event.area_id, "name": event.name, "kind": event.kind},
+        )
 
     # --- incidents --------------------------------------------------------------------
 
