@@ -233,3 +233,46 @@ def client_key(request: Request) -> str:
     """
     # X-Forwarded-For is written by the client itself, so trusting it lets anyone pick a bucket.
     return request.client.host if request.client is not None else "unknown"
+
+
+class RejectNulMiddleware:
+    """Text with NUL characters gets 422 from every database alike (PostgreSQL cannot store
+    them; SQLite would). Sits inside BodySizeLimitMiddleware, so the body it reads is bounded."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
+            await _error(
+                422, ["query"], "text must not contain NUL characters", "invalid_characters"
+            )(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # the client went away: let the app see it
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if b"\x00" in body or b"\\u0000" in body:
+            await _error(
+                422, ["body"], "text must not contain NUL characters", "invalid_characters"
+            )(scope, receive, send)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)

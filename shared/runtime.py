@@ -27,7 +27,12 @@ from shared.errors import DomainError
 from shared.events import IntegrationEvent, dead_letter_topic
 from shared.inbox import Inbox
 from shared.lag import measure_consumer_lag
-from shared.limits import BodySizeLimitMiddleware, RateLimitExceededError, rate_limit_response
+from shared.limits import (
+    BodySizeLimitMiddleware,
+    RateLimitExceededError,
+    RejectNulMiddleware,
+    rate_limit_response,
+)
 from shared.logging import (
     CORRELATION_HEADER,
     bind_correlation_id,
@@ -228,6 +233,8 @@ class ServiceRuntime:
     def create_app(self, title: str, description: str, routers: Iterable[APIRouter]) -> FastAPI:
         app = FastAPI(title=title, description=description, lifespan=self.lifespan)
         app.state.runtime = self
+        # Added first, so it runs inside the size limit and reads a bounded body.
+        app.add_middleware(RejectNulMiddleware)
         app.add_middleware(BodySizeLimitMiddleware, max_bytes=self.settings.max_body_bytes)
 
         @app.middleware("http")

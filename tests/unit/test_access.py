@@ -240,3 +240,14 @@ async def test_informant_keys_can_be_rotated(database_url):
             f"/incidents/{incident_id}/informant", headers=bearer(Role.TIP_HANDLER, "TH-HH")
         )
         assert informant.json()["full_name"] == "Phạm Văn Cường"
+
+
+async def test_nul_characters_are_refused_alike_on_every_database(database_url):
+    app = create_registry(unit_settings(RegistrySettings, database_url))
+    async with running_app(app) as (client, _):
+        body = await client.post("/areas", json={"code": "N", "name": "a\u0000b", "level": "ward"})
+        query = await client.get("/audit", params={"subject": "a\u0000b"})
+        fine = await client.post("/areas", json={"code": "N", "name": "Phường", "level": "ward"})
+    assert body.status_code == 422 and body.json()["detail"][0]["loc"] == ["body"]
+    assert query.status_code == 422 and query.json()["detail"][0]["loc"] == ["query"]
+    assert fine.status_code == 201  # the refused one wrote nothing: the code is still free
