@@ -212,6 +212,27 @@ async def test_slice_from_registry_through_reporting_and_awards_back_to_registry
             assert acked, f"{name} shows no processed messages"
 
 
+def plain_record(
+    topic: str, subject: str, source: str, payload: dict, event_id: str | None = None
+) -> dict:
+    """A CloudEvents record built by hand, as a producer in any language would."""
+    headers = {
+        "ce_id": event_id or str(uuid.uuid4()),
+        "ce_source": source,
+        "ce_type": f"vn.antt.{topic}",
+        "ce_specversion": "1.0",
+        "ce_time": datetime.now(UTC).isoformat(),
+        "ce_subject": subject,
+        "content-type": "application/json",
+    }
+    return {
+        "topic": topic,
+        "key": subject.encode(),
+        "value": json.dumps({"schema_version": 1, **payload}).encode(),
+        "headers": [(k, v.encode()) for k, v in headers.items()],
+    }
+
+
 async def announce_teams(stack, *team_ids: str) -> None:
     """team_registered for made-up teams, as registry would publish it, so awards knows them."""
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka.bootstrap_servers, acks="all")
@@ -219,26 +240,14 @@ async def announce_teams(stack, *team_ids: str) -> None:
     try:
         for team_id in team_ids:
             payload = {
-                "schema_version": 1,
                 "aggregate_version": 1,
                 "team_id": team_id,
                 "area_id": str(uuid.uuid4()),
                 "name": "Tổ thử",
                 "kind": "security_order",
             }
-            headers = {
-                "ce_id": str(uuid.uuid4()),
-                "ce_source": "/antt/registry",
-                "ce_type": "vn.antt.team_registered",
-                "ce_specversion": "1.0",
-                "ce_time": datetime.now(UTC).isoformat(),
-                "ce_subject": team_id,
-            }
             await producer.send_and_wait(
-                "team_registered",
-                key=team_id.encode(),
-                value=json.dumps(payload).encode(),
-                headers=[(k, v.encode()) for k, v in headers.items()],
+                **plain_record("team_registered", team_id, "/antt/registry", payload)
             )
     finally:
         await producer.stop()
@@ -246,7 +255,6 @@ async def announce_teams(stack, *team_ids: str) -> None:
 
 def status_changed_record(incident_id: str, team_id: str, event_id: str) -> dict:
     payload = {
-        "schema_version": 1,
         "aggregate_version": 3,
         "incident_id": incident_id,
         "area_id": str(uuid.uuid4()),
@@ -256,21 +264,9 @@ def status_changed_record(incident_id: str, team_id: str, event_id: str) -> dict
         "changed_at": datetime.now(UTC).isoformat(),
         "credited_team_ids": [team_id],
     }
-    headers = {
-        "ce_id": event_id,
-        "ce_source": "/antt/reporting",
-        "ce_type": "vn.antt.incident_status_changed",
-        "ce_specversion": "1.0",
-        "ce_time": datetime.now(UTC).isoformat(),
-        "ce_subject": incident_id,
-        "content-type": "application/json",
-    }
-    return {
-        "topic": "incident_status_changed",
-        "key": incident_id.encode(),
-        "value": json.dumps(payload).encode(),
-        "headers": [(k, v.encode()) for k, v in headers.items()],
-    }
+    return plain_record(
+        "incident_status_changed", incident_id, "/antt/reporting", payload, event_id
+    )
 
 
 async def test_same_event_delivered_twice_takes_effect_once(stack):
