@@ -6,7 +6,8 @@ they do not know, so adding an optional field is not a breaking change. A breaki
 change raises ``schema_version``.
 """
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
@@ -51,6 +52,17 @@ class RecipientKind(StrEnum):
     HOUSEHOLD = "household"
 
 
+class NominationDecision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class AwardKind(StrEnum):
+    REGULAR = "regular"  # yearly (thường xuyên)
+    AD_HOC = "ad_hoc"  # đột xuất
+    CAMPAIGN = "campaign"  # a festival or a thematic drive
+
+
 EVENT_TYPES: dict[str, type["IntegrationEvent"]] = {}
 
 
@@ -87,6 +99,44 @@ class AreaRegistered(IntegrationEvent):
     name: str
     level: AreaLevel
     parent_id: UUID | None = None
+    households: int | None = Field(
+        default=None, ge=0, description="Households living in the area, when known"
+    )
+
+
+class AreaUpdated(IntegrationEvent):
+    """An area was renamed or its household count changed (code, level, parent unchanged)."""
+
+    event_type: ClassVar[str] = "area_updated"
+    subject_field: ClassVar[str] = "area_id"
+
+    area_id: UUID
+    code: str
+    name: str
+    households: int | None = Field(default=None, ge=0)
+
+
+class AreaMoved(IntegrationEvent):
+    """An area and its whole subtree moved under another parent (e.g. a district dissolved
+    into the province). Descendants keep their parent; only this area's parent changes."""
+
+    event_type: ClassVar[str] = "area_moved"
+    subject_field: ClassVar[str] = "area_id"
+
+    area_id: UUID
+    code: str
+    from_parent_id: UUID | None
+    to_parent_id: UUID | None
+
+
+class FoundingDecision(BaseModel):
+    """The decision that set a team up (số quyết định, ngày, cơ quan ban hành)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    number: str
+    issued_on: date
+    issuer: str
 
 
 class TeamRegistered(IntegrationEvent):
@@ -96,14 +146,46 @@ class TeamRegistered(IntegrationEvent):
     subject_field: ClassVar[str] = "team_id"
 
     team_id: UUID
+    area_id: UUID = Field(description="The area the team belongs to (its ward or group)")
+    name: str
+    kind: str
+    founded_on: date | None = None
+    covered_area_ids: list[UUID] = Field(
+        default_factory=list, description="Residential groups the team covers"
+    )
+    founding_decision: FoundingDecision | None = None
+
+
+class TeamUpdated(IntegrationEvent):
+    """A team's name, kind, covered groups or founding decision changed: the full new state."""
+
+    event_type: ClassVar[str] = "team_updated"
+    subject_field: ClassVar[str] = "team_id"
+
+    team_id: UUID
     area_id: UUID
     name: str
     kind: str
-    founded_on: datetime | None = None
+    founded_on: date | None = None
+    covered_area_ids: list[UUID] = Field(default_factory=list)
+    founding_decision: FoundingDecision | None = None
+
+
+class TeamDissolved(IntegrationEvent):
+    """A team was dissolved; it stays in history but takes no new work or members."""
+
+    event_type: ClassVar[str] = "team_dissolved"
+    subject_field: ClassVar[str] = "team_id"
+
+    team_id: UUID
+    area_id: UUID
+    dissolved_on: date
+    reason: str
 
 
 class MemberJoined(IntegrationEvent):
-    """A person joined a team as leader, deputy or member (no contact data)."""
+    """A person joined a team as leader, deputy or member (no contact data, no birth date).
+    A role change is published as member_left then member_joined with the new role."""
 
     event_type: ClassVar[str] = "member_joined"
     subject_field: ClassVar[str] = "team_id"
@@ -113,6 +195,69 @@ class MemberJoined(IntegrationEvent):
     person_id: UUID
     full_name: str
     role: TeamRole
+    joined_on: date | None = None
+
+
+class MemberLeft(IntegrationEvent):
+    """A person left a team (or left one role on it)."""
+
+    event_type: ClassVar[str] = "member_left"
+    subject_field: ClassVar[str] = "team_id"
+
+    team_id: UUID
+    area_id: UUID
+    person_id: UUID
+    role: TeamRole
+    left_on: date
+    reason: str
+
+
+class InitiativeLaunched(IntegrationEvent):
+    """An initiative (mô hình) was launched, or relaunched after a stop, in an area."""
+
+    event_type: ClassVar[str] = "initiative_launched"
+    subject_field: ClassVar[str] = "initiative_id"
+
+    initiative_id: UUID
+    area_id: UUID
+    name: str
+    launched_on: date
+
+
+class InitiativeStopped(IntegrationEvent):
+    """An initiative was stopped, e.g. because it proved a formality."""
+
+    event_type: ClassVar[str] = "initiative_stopped"
+    subject_field: ClassVar[str] = "initiative_id"
+
+    initiative_id: UUID
+    area_id: UUID
+    stopped_on: date
+    reason: str
+
+
+class CameraInstalled(IntegrationEvent):
+    """A community security camera was installed in an area."""
+
+    event_type: ClassVar[str] = "camera_installed"
+    subject_field: ClassVar[str] = "camera_id"
+
+    camera_id: UUID
+    area_id: UUID
+    installed_on: date
+    funding: str = Field(description="Who paid: a funding source from the catalogue")
+
+
+class CameraRemoved(IntegrationEvent):
+    """A community camera was taken down."""
+
+    event_type: ClassVar[str] = "camera_removed"
+    subject_field: ClassVar[str] = "camera_id"
+
+    camera_id: UUID
+    area_id: UUID
+    removed_on: date
+    reason: str
 
 
 class IncidentReported(IntegrationEvent):
@@ -124,6 +269,8 @@ class IncidentReported(IntegrationEvent):
     incident_id: UUID
     area_id: UUID
     category: str
+    category_group: str | None = Field(default=None, description="The category's group")
+    severity: str | None = None
     source: IncidentSource
     status: IncidentStatus
     occurred_at: datetime
@@ -140,10 +287,55 @@ class IncidentStatusChanged(IntegrationEvent):
     incident_id: UUID
     area_id: UUID
     category: str
+    category_group: str | None = None
+    source: IncidentSource | None = None
     from_status: IncidentStatus
     to_status: IncidentStatus
     changed_at: datetime
+    occurred_at: datetime | None = None
     credited_team_ids: list[UUID] = Field(default_factory=list)
+
+
+class IncidentLinked(IntegrationEvent):
+    """An incident was found to repeat an earlier one; counts should drop the duplicate."""
+
+    event_type: ClassVar[str] = "incident_linked"
+    subject_field: ClassVar[str] = "incident_id"
+
+    incident_id: UUID = Field(description="The duplicate")
+    duplicate_of: UUID = Field(description="The incident it repeats")
+    area_id: UUID
+    category: str
+    linked_at: datetime
+
+
+class ActivityMeasure(BaseModel):
+    """One quantity of an activity: what was counted, in which unit, how much."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    item: str = Field(description="What is counted, e.g. sessions, people_reached, explosives")
+    unit: str = Field(description="e.g. count, people, households, piece, kg")
+    quantity: Decimal = Field(
+        ge=0, description='A decimal; JSON carries it as a string, e.g. "1.5"'
+    )
+
+
+class ActivityLogged(IntegrationEvent):
+    """An activity was recorded: outreach, patrol, training, mediation, household pledge,
+    weapons handed in, footage extraction, e-ID help, with its own quantities."""
+
+    event_type: ClassVar[str] = "activity_logged"
+    subject_field: ClassVar[str] = "activity_id"
+
+    activity_id: UUID
+    area_id: UUID
+    activity_type: str
+    occurred_on: date
+    measures: list[ActivityMeasure] = Field(default_factory=list)
+    outcome: str | None = Field(default=None, description="e.g. a mediation's result")
+    team_ids: list[UUID] = Field(default_factory=list)
+    incident_id: UUID | None = None
 
 
 class AwardGranted(IntegrationEvent):
@@ -163,6 +355,83 @@ class AwardGranted(IntegrationEvent):
     decision_number: str
     granted_on: datetime
     area_id: UUID | None = Field(default=None, description="The recipient's area")
+    authority_level: str | None = None
+    award_kind: AwardKind | None = None
+    campaign: str | None = None
+
+
+class NominationCreated(IntegrationEvent):
+    """Someone was nominated for an award (or the scores suggested it and an officer
+    accepted the suggestion)."""
+
+    event_type: ClassVar[str] = "nomination_created"
+    subject_field: ClassVar[str] = "nomination_id"
+
+    nomination_id: UUID
+    recipient_kind: RecipientKind
+    recipient_id: UUID
+    recipient_name: str
+    area_id: UUID | None = None
+    award_form: str
+    authority: str
+    award_kind: AwardKind
+    campaign: str | None = None
+    suggested: bool = Field(default=False, description="Came from an emulation-score suggestion")
+
+
+class NominationDecided(IntegrationEvent):
+    """A nomination was approved or rejected (rejections carry the reason)."""
+
+    event_type: ClassVar[str] = "nomination_decided"
+    subject_field: ClassVar[str] = "nomination_id"
+
+    nomination_id: UUID
+    decision: NominationDecision
+    reason: str | None = None
+    decided_at: datetime
+    area_id: UUID | None = None
+
+
+class AwardRevoked(IntegrationEvent):
+    """An award was revoked (e.g. obtained by fraud); profiles stop showing it."""
+
+    event_type: ClassVar[str] = "award_revoked"
+    subject_field: ClassVar[str] = "award_id"
+
+    award_id: UUID
+    recipient_kind: RecipientKind
+    recipient_id: UUID
+    reason: str
+    revoked_on: date
+    area_id: UUID | None = None
+
+
+class CriterionResult(BaseModel):
+    """One safe-area criterion: met or not, with the value found and the rule applied."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    criterion: str
+    met: bool
+    value: str = Field(description='What the data showed, e.g. "4" or "0.93"')
+    rule: str = Field(description='The rule in words, e.g. "at most last year\'s 5"')
+
+
+class CertificationDecided(IntegrationEvent):
+    """A yearly safe-area certification was decided (or re-decided after late events)."""
+
+    event_type: ClassVar[str] = "certification_decided"
+    subject_field: ClassVar[str] = "certification_id"
+
+    certification_id: UUID
+    area_id: UUID
+    year: int
+    certified: bool
+    criteria: list[CriterionResult]
+    decided_at: datetime
+    evaluation: int = Field(
+        default=1, ge=1, description="1 for the first decision, 2 after a re-evaluation, …"
+    )
 
 
 def dead_letter_topic(topic: str) -> str:

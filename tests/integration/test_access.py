@@ -240,7 +240,8 @@ class Case:
     headers: Callable[[World, str], dict[str, str]] = lambda world, side: {}
 
 
-CASES = [
+# One list per service, so each service's routes are added beside each other.
+REGISTRY_CASES = [
     Case("registry", "POST", "/areas", SCOPED_WRITE, new_area),
     Case(
         "registry",
@@ -264,6 +265,9 @@ CASES = [
         SCOPED_READ,
         lambda w, s: (f"/teams/{w.ids[s]['team']}", None),
     ),
+]
+
+REPORTING_CASES = [
     Case(
         "reporting",
         "POST",
@@ -318,6 +322,9 @@ CASES = [
         lambda w, s: (f"/tips/{w.ids[s]['tip_number']}", None),
         headers=lambda w, s: {"X-Tip-Secret": w.ids[s]["tip_secret"]},
     ),
+]
+
+AWARDS_CASES = [
     Case(
         "awards",
         "POST",
@@ -347,6 +354,9 @@ CASES = [
         SCOPED_READ,
         lambda w, s: (f"/contributions/teams/{w.ids[s]['team']}", None),
     ),
+]
+
+OPERATIONS_CASES = [
     *(
         Case(service, "GET", "/audit", AUDIT, lambda w, s: ("/audit", None))
         for service in ("registry", "reporting", "awards")
@@ -357,6 +367,8 @@ CASES = [
         for path in ("/health", "/ready", "/metrics", "/asyncapi.json")
     ),
 ]
+
+CASES = REGISTRY_CASES + REPORTING_CASES + AWARDS_CASES + OPERATIONS_CASES
 
 
 @pytest.mark.parametrize("caller", TOKENS)
