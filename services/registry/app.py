@@ -6,27 +6,36 @@ from pydantic import Field
 from services.registry.api import create_router
 from services.registry.handlers import register_handlers
 from services.registry.models import RegistryTable
+from services.registry.rules import DEFAULT_TEAM_KINDS, DEFAULT_TEAM_RULES, TeamKind, TeamRule
 from services.registry.service import RegistryService
-from shared.events import AreaRegistered, MemberJoined, TeamRegistered
+from shared.events import (
+    AreaMoved,
+    AreaRegistered,
+    AreaUpdated,
+    CameraInstalled,
+    CameraRemoved,
+    InitiativeLaunched,
+    InitiativeStopped,
+    MemberJoined,
+    MemberLeft,
+    TeamDissolved,
+    TeamRegistered,
+    TeamUpdated,
+)
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
 
-DEFAULT_TEAM_KINDS = [
-    "security_order",  # tổ bảo vệ an ninh, trật tự (tổ ANTT)
-    "civil_defence",  # tổ bảo vệ dân phố
-    "social_security",  # tổ an ninh xã hội
-    "neighbourhood_watch",  # tổ liên gia an toàn / nhóm liên gia tự quản
-    "mediation",  # tổ hòa giải
-    "self_management",  # tổ tự quản
-    "rapid_response",  # tổ xung kích
-    "eid_guidance",  # tổ hướng dẫn định danh điện tử
-]
+DEFAULT_CAMERA_FUNDING = ["state_budget", "socialised", "mixed", "business", "other"]
 
 
 class Settings(ServiceSettings):
     service_name: str = "registry"
     port: int = 8001
-    team_kinds: list[str] = Field(default_factory=lambda: list(DEFAULT_TEAM_KINDS))
+    # Ward spreadsheets are imported in one request (POST /imports/teams).
+    max_body_bytes: int = Field(default=10_000_000, ge=1024)
+    team_kinds: dict[str, TeamKind] = Field(default_factory=lambda: dict(DEFAULT_TEAM_KINDS))
+    team_rules: list[TeamRule] = Field(default_factory=lambda: list(DEFAULT_TEAM_RULES))
+    camera_funding: list[str] = Field(default_factory=lambda: list(DEFAULT_CAMERA_FUNDING))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,16 +43,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(
         settings,
         metadata=RegistryTable.metadata,
-        publishes=[AreaRegistered, TeamRegistered, MemberJoined],
+        publishes=[
+            AreaRegistered,
+            AreaUpdated,
+            AreaMoved,
+            TeamRegistered,
+            TeamUpdated,
+            TeamDissolved,
+            MemberJoined,
+            MemberLeft,
+            InitiativeLaunched,
+            InitiativeStopped,
+            CameraInstalled,
+            CameraRemoved,
+        ],
     )
     service = RegistryService(
-        runtime.sessions, runtime.outbox, runtime.audit, settings.team_kinds, runtime.registry
+        runtime.sessions,
+        runtime.outbox,
+        runtime.audit,
+        settings.team_kinds,
+        settings.team_rules,
+        settings.camera_funding,
+        runtime.registry,
     )
     runtime.every(settings.metrics_refresh_seconds, service.refresh_active_teams, "active-teams")
     register_handlers(runtime.consumer, service)
     app = runtime.create_app(
         title="ANTT registry",
-        description="Areas, teams and their members, and the honours they received.",
+        description="The area tree; teams, their members and rules; initiatives; community "
+        "cameras; area summaries; and the honours teams and people received.",
         routers=[create_router(service, runtime)],
     )
     app.state.service = service

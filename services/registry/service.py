@@ -1,33 +1,132 @@
 """Registry use cases: the only code that changes registry state or adds outbox rows."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from uuid import UUID
 
 from prometheus_client import CollectorRegistry, Gauge
-from sqlmodel import col, func, select
+from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry.models import (
+    LEVEL_RANK,
     Area,
     AreaCreate,
+    AreaMove,
     AreaPublic,
+    AreaSummary,
+    AreaUpdate,
+    Camera,
+    CameraCreate,
+    CameraPublic,
+    CameraRemove,
+    CameraStatus,
+    FoundingDecisionPublic,
     Honour,
     HonourPublic,
+    Initiative,
+    InitiativeCreate,
+    InitiativePeriod,
+    InitiativePeriodPublic,
+    InitiativeProfile,
+    InitiativePublic,
+    InitiativeRelaunch,
+    InitiativeResult,
+    InitiativeResultIn,
+    InitiativeResultPublic,
+    InitiativeStatus,
+    InitiativeStop,
+    KindSummary,
+    MemberIn,
+    MemberLeave,
     MemberPublic,
     Membership,
+    MembershipPublic,
     Person,
+    PersonCreate,
+    PersonProfile,
+    PersonPublic,
+    RevokedAward,
+    RosterChange,
     Team,
+    TeamCoverage,
     TeamCreate,
+    TeamDissolve,
+    TeamKindPublic,
+    TeamListItem,
     TeamPublic,
+    TeamStatus,
+    TeamUpdate,
+)
+from services.registry.rules import (
+    EffectiveRule,
+    RosterEntry,
+    TeamKind,
+    TeamRule,
+    check_roster,
+    effective_rule,
+)
+from services.registry.tallies import (
+    CAMERAS,
+    INITIATIVES,
+    Tallies,
+    ancestors,
+    members_key,
+    teams_key,
 )
 from shared.audit import AuditTrail
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
-from shared.errors import ConflictError, ForbiddenError, NotFoundError, UnknownReferenceError
-from shared.events import AreaRegistered, AwardGranted, MemberJoined, TeamRegistered, TeamRole
+from shared.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    RuleViolationError,
+    UnknownReferenceError,
+)
+from shared.events import (
+    AreaLevel,
+    AreaMoved,
+    AreaRegistered,
+    AreaUpdated,
+    AwardGranted,
+    AwardRevoked,
+    CameraInstalled,
+    CameraRemoved,
+    FoundingDecision,
+    InitiativeLaunched,
+    InitiativeStopped,
+    MemberJoined,
+    MemberLeft,
+    TeamDissolved,
+    TeamRegistered,
+    TeamRole,
+    TeamUpdated,
+)
 from shared.outbox import Outbox
-from shared.scope import AreaScope
+from shared.scope import AreaScope, descendants
 
 ROLE_ORDER = {TeamRole.LEADER: 0, TeamRole.DEPUTY: 1, TeamRole.MEMBER: 2}
+Loc = list[str | int]
+
+
+@dataclass
+class Join:
+    """A member to add, resolved to a person (new or existing)."""
+
+    person: Person
+    role: TeamRole
+    joined_on: date
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class TeamFilter:
+    within: UUID | None = None
+    kind: str | None = None
+    status: TeamStatus | None = None
+    q: str | None = None
 
 
 class RegistryService:
@@ -36,14 +135,19 @@ class RegistryService:
         sessions: SessionFactory,
         outbox: Outbox,
         audit: AuditTrail,
-        team_kinds: list[str],
+        team_kinds: dict[str, TeamKind],
+        team_rules: Sequence[TeamRule],
+        camera_funding: Sequence[str],
         registry: CollectorRegistry,
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
         self.audit = audit
         self.team_kinds = team_kinds
+        self.team_rules = list(team_rules)
+        self.camera_funding = list(camera_funding)
         self.scope = AreaScope(Area)
+        self.tallies = Tallies()
         # Every replica reports the same total: dashboards take the max, not the sum.
         self.active_teams = Gauge(
             "antt_active_teams", "Teams not dissolved", ["kind"], registry=registry
@@ -52,12 +156,56 @@ class RegistryService:
     async def refresh_active_teams(self) -> None:
         async with self.sessions() as session:
             counts = await session.exec(
-                select(Team.kind, func.count()).where(Team.status == "active").group_by(Team.kind)
+                select(Team.kind, func.count())
+                .where(Team.status == TeamStatus.ACTIVE)
+                .group_by(col(Team.kind))
             )
             totals = dict.fromkeys(self.team_kinds, 0) | dict(counts.all())
         # Every kind is set, so a kind whose last team was dissolved drops to zero.
         for kind, count in totals.items():
             self.active_teams.labels(kind=kind).set(count)
+
+    def kinds(self) -> list[TeamKindPublic]:
+        return [
+            TeamKindPublic(code=code, name_vi=kind.name_vi, name_en=kind.name_en)
+            for code, kind in self.team_kinds.items()
+        ]
+
+    # --- scope helpers ----------------------------------------------------------------
+
+    async def _referenced_area(
+        self, session: AsyncSession, principal: Principal, area_id: UUID, loc: Loc
+    ) -> Area:
+        """An area a new record names: unknown and out-of-scope both get 422."""
+        area = await session.get(Area, area_id)
+        if area is None or not await self.scope.allows(session, principal, area_id):
+            raise UnknownReferenceError(f"unknown area {area_id}", loc)
+        return area
+
+    async def _visible_area_ids(
+        self, session: AsyncSession, principal: Principal, within: UUID | None
+    ) -> set[UUID] | None:
+        """Areas a list may show: ``within`` and below, cut to the caller's scope."""
+        allowed = await self.scope.area_ids(session, principal)
+        if within is None:
+            return allowed
+        if allowed is not None and within not in allowed:
+            raise NotFoundError(f"area {within} not found", ["query", "area_id"])
+        if await session.get(Area, within) is None:
+            raise NotFoundError(f"area {within} not found", ["query", "area_id"])
+        return await descendants(session, Area, [within])
+
+    # --- areas ------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_level(child: AreaLevel, parent: Area | None, loc: Loc) -> None:
+        if parent is not None and LEVEL_RANK[parent.level] >= LEVEL_RANK[child]:
+            raise RuleViolationError(
+                f"rule level_order: a {child.value} cannot be placed under a "
+                f"{parent.level.value}; the tree runs province → district → ward/commune → "
+                "residential group",
+                loc,
+            )
 
     async def register_area(self, command: AreaCreate, principal: Principal) -> AreaPublic:
         async with transaction(self.sessions) as session:
@@ -66,6 +214,7 @@ class RegistryService:
                 raise ConflictError(
                     f"area code {command.code!r} is already registered", ["body", "code"]
                 )
+            parent = None
             if command.parent_id is None:
                 if not principal.everywhere:
                     raise ForbiddenError(
@@ -73,12 +222,11 @@ class RegistryService:
                         "below their own",
                         ["body", "parent_id"],
                     )
-            elif await session.get(Area, command.parent_id) is None or not (
-                await self.scope.allows(session, principal, command.parent_id)
-            ):
-                raise UnknownReferenceError(
-                    f"unknown parent area {command.parent_id}", ["body", "parent_id"]
+            else:
+                parent = await self._referenced_area(
+                    session, principal, command.parent_id, ["body", "parent_id"]
                 )
+            self._check_level(command.level, parent, ["body", "level"])
             area = Area.model_validate(command)
             session.add(area)
             await self.audit.record(session, principal, "register_area", "area", area.id, area.id)
@@ -90,44 +238,664 @@ class RegistryService:
                     name=area.name,
                     level=area.level,
                     parent_id=area.parent_id,
+                    households=area.households,
                     aggregate_version=area.version,
                 ),
             )
         return AreaPublic.model_validate(area)
 
-    async def register_team(self, command: TeamCreate, principal: Principal) -> TeamPublic:
-        if command.kind not in self.team_kinds:
-            raise UnknownReferenceError(
-                f"unknown team kind {command.kind!r}; one of {', '.join(self.team_kinds)}",
-                ["body", "kind"],
-            )
+    async def _area(self, session: AsyncSession, principal: Principal, area_id: UUID) -> Area:
+        not_found = NotFoundError(f"area {area_id} not found", ["path", "area_id"])
+        area = await session.get(Area, area_id)
+        if area is None:
+            raise not_found
+        await self.scope.require(session, principal, area.id, not_found)
+        return area
+
+    async def get_area(self, area_id: UUID, principal: Principal) -> AreaPublic:
+        async with self.sessions() as session:
+            return AreaPublic.model_validate(await self._area(session, principal, area_id))
+
+    async def update_area(
+        self, area_id: UUID, command: AreaUpdate, principal: Principal
+    ) -> AreaPublic:
+        changes = command.model_dump(exclude_unset=True)
+        if not changes:
+            raise RuleViolationError("nothing to change: give name or households", ["body"])
+        if "name" in changes and changes["name"] is None:
+            raise RuleViolationError("name cannot be null", ["body", "name"])
         async with transaction(self.sessions) as session:
-            if await session.get(Area, command.area_id) is None or not (
-                await self.scope.allows(session, principal, command.area_id)
-            ):
-                raise UnknownReferenceError(f"unknown area {command.area_id}", ["body", "area_id"])
-            team = Team.model_validate(command)
-            session.add(team)
-            await self.audit.record(
-                session, principal, "register_team", "team", team.id, team.area_id
-            )
-            # No ORM relationships: flush parents explicitly so foreign keys hold.
-            await session.flush()
+            area = await self._area(session, principal, area_id)
+            area.sqlmodel_update(changes)
+            area.version += 1
+            session.add(area)
+            await self.audit.record(session, principal, "update_area", "area", area.id, area.id)
             await self.outbox.add(
                 session,
-                TeamRegistered(
+                AreaUpdated(
+                    area_id=area.id,
+                    code=area.code,
+                    name=area.name,
+                    households=area.households,
+                    aggregate_version=area.version,
+                ),
+            )
+        return AreaPublic.model_validate(area)
+
+    async def move_area(self, area_id: UUID, command: AreaMove, principal: Principal) -> AreaPublic:
+        async with transaction(self.sessions) as session:
+            area = await self._area(session, principal, area_id)
+            loc: Loc = ["body", "parent_id"]
+            parent = None
+            if command.parent_id is None:
+                if not principal.everywhere:
+                    raise ForbiddenError("only an admin moves an area to the top level", loc)
+            else:
+                parent = await self._referenced_area(session, principal, command.parent_id, loc)
+                if parent.id in await descendants(session, Area, [area.id]):
+                    raise RuleViolationError(
+                        "rule no_cycle: an area cannot move under itself or its descendants",
+                        loc,
+                    )
+            if command.parent_id == area.parent_id:
+                raise ConflictError(f"area {area.code!r} is already there", loc)
+            self._check_level(area.level, parent, loc)
+            leaving = await ancestors(session, area.parent_id)
+            joining = await ancestors(session, command.parent_id)
+            await self.tallies.move_subtree(session, area.id, leaving, joining)
+            moved_from, area.parent_id = area.parent_id, command.parent_id
+            area.version += 1
+            session.add(area)
+            await self.audit.record(session, principal, "move_area", "area", area.id, area.id)
+            await self.outbox.add(
+                session,
+                AreaMoved(
+                    area_id=area.id,
+                    code=area.code,
+                    from_parent_id=moved_from,
+                    to_parent_id=area.parent_id,
+                    aggregate_version=area.version,
+                ),
+            )
+        return AreaPublic.model_validate(area)
+
+    async def list_areas(
+        self,
+        principal: Principal,
+        within: UUID | None,
+        level: AreaLevel | None,
+        q: str | None,
+        offset: int,
+        limit: int,
+    ) -> list[AreaPublic]:
+        async with self.sessions() as session:
+            visible = await self._visible_area_ids(session, principal, within)
+            query = select(Area)
+            if visible is not None:
+                query = query.where(col(Area.id).in_(visible))
+            if level is not None:
+                query = query.where(Area.level == level)
+            if q:
+                query = query.where(or_(col(Area.name).contains(q), col(Area.code).contains(q)))
+            rows = await session.exec(
+                query.order_by(col(Area.code), col(Area.id)).offset(offset).limit(limit)
+            )
+            return [AreaPublic.model_validate(area) for area in rows.all()]
+
+    async def area_summary(self, area_id: UUID, principal: Principal) -> AreaSummary:
+        async with self.sessions() as session:
+            area = await self._area(session, principal, area_id)
+            counts = await self.tallies.read(session, area.id)
+        kinds = dict(self.team_kinds)
+        for key in counts:  # kinds ops removed from the catalogue still show their teams
+            if key.startswith("teams:") and key[6:] not in kinds:
+                kinds[key[6:]] = TeamKind(name_vi=key[6:], name_en=key[6:])
+        by_kind = [
+            KindSummary(
+                kind=code,
+                name_vi=kind.name_vi,
+                name_en=kind.name_en,
+                teams=counts.get(teams_key(code), 0),
+                members=counts.get(members_key(code), 0),
+            )
+            for code, kind in kinds.items()
+        ]
+        return AreaSummary(
+            area=AreaPublic.model_validate(area),
+            teams=sum(entry.teams for entry in by_kind),
+            members=counts.get(members_key("*"), 0),
+            cameras=counts.get(CAMERAS, 0),
+            initiatives=counts.get(INITIATIVES, 0),
+            by_kind=by_kind,
+        )
+
+    # --- people -----------------------------------------------------------------------
+
+    async def register_person(self, command: PersonCreate, principal: Principal) -> PersonPublic:
+        async with transaction(self.sessions) as session:
+            await self._referenced_area(session, principal, command.area_id, ["body", "area_id"])
+            person = Person.model_validate(command)
+            session.add(person)
+            await self.audit.record(
+                session, principal, "register_person", "person", person.id, person.area_id
+            )
+        return PersonPublic.model_validate(person)
+
+    async def get_person(self, person_id: UUID, principal: Principal) -> PersonProfile:
+        not_found = NotFoundError(f"person {person_id} not found", ["path", "person_id"])
+        async with self.sessions() as session:
+            person = await session.get(Person, person_id)
+            if person is None:
+                raise not_found
+            await self.scope.require(session, principal, person.area_id, not_found)
+            rows = await session.exec(
+                select(Membership, Team)
+                .join(Team, col(Team.id) == col(Membership.team_id))
+                .where(Membership.person_id == person.id)
+                .order_by(col(Membership.joined_on).desc(), col(Membership.id))
+            )
+            memberships = [
+                MembershipPublic(
+                    **self._member_public(membership, person).model_dump(),
+                    team_id=team.id,
+                    team_name=team.name,
+                    team_kind=team.kind,
+                )
+                for membership, team in rows.all()
+            ]
+            return PersonProfile(
+                **PersonPublic.model_validate(person).model_dump(),
+                memberships=memberships,
+                honours=await self._honours(session, person.id),
+            )
+
+    async def list_people(
+        self, principal: Principal, within: UUID | None, q: str | None, offset: int, limit: int
+    ) -> list[PersonPublic]:
+        async with self.sessions() as session:
+            visible = await self._visible_area_ids(session, principal, within)
+            query = select(Person)
+            if visible is not None:
+                query = query.where(col(Person.area_id).in_(visible))
+            if q:
+                query = query.where(col(Person.full_name).contains(q))
+            rows = await session.exec(
+                query.order_by(col(Person.full_name), col(Person.id)).offset(offset).limit(limit)
+            )
+            return [PersonPublic.model_validate(person) for person in rows.all()]
+
+    # --- teams ------------------------------------------------------------------------
+
+    def _check_kind(self, kind: str, loc: Loc) -> None:
+        if kind not in self.team_kinds:
+            raise UnknownReferenceError(
+                f"unknown team kind {kind!r}; one of {', '.join(self.team_kinds)}", loc
+            )
+
+    async def _rule(self, session: AsyncSession, area_id: UUID, kind: str) -> EffectiveRule:
+        chain = await ancestors(session, area_id)
+        province = await session.exec(
+            select(Area.code).where(col(Area.id).in_(chain), Area.level == AreaLevel.PROVINCE)
+        )
+        return effective_rule(self.team_rules, province.first(), kind)
+
+    async def _coverage(
+        self, session: AsyncSession, area: Area, covered: list[UUID], loc: Loc
+    ) -> list[UUID]:
+        """The residential groups a team covers: within its own area; default its area
+        when that is a residential group."""
+        if not covered:
+            return [area.id] if area.level is AreaLevel.RESIDENTIAL_GROUP else []
+        if len(set(covered)) != len(covered):
+            raise RuleViolationError("covered_area_ids lists an area twice", loc)
+        inside = await descendants(session, Area, [area.id])
+        for index, area_id in enumerate(covered):
+            group = await session.get(Area, area_id)
+            if group is None or area_id not in inside:
+                raise UnknownReferenceError(
+                    f"unknown area {area_id} within {area.code!r}", [*loc, index]
+                )
+            if group.level is not AreaLevel.RESIDENTIAL_GROUP:
+                raise RuleViolationError(
+                    f"rule coverage: a team covers residential groups; {group.code!r} is a "
+                    f"{group.level.value}",
+                    [*loc, index],
+                )
+        return covered
+
+    async def _resolve_joins(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        area_id: UUID,
+        members: Sequence[MemberIn],
+        effective_on: date,
+        loc: Loc,
+    ) -> list[Join]:
+        joins: list[Join] = []
+        seen: set[UUID] = set()
+        for index, member in enumerate(members):
+            where: Loc = [*loc, index]
+            if member.person_id is not None:
+                if member.full_name is not None or member.birth_date is not None:
+                    raise RuleViolationError(
+                        "give either person_id (an existing person) or full_name (a new one)",
+                        where,
+                    )
+                person = await session.get(Person, member.person_id)
+                if person is None or not await self.scope.allows(
+                    session, principal, person.area_id
+                ):
+                    raise UnknownReferenceError(
+                        f"unknown person {member.person_id}", [*where, "person_id"]
+                    )
+                if person.id in seen:
+                    raise RuleViolationError(
+                        f"rule one_membership: {person.full_name} is listed twice", where
+                    )
+                seen.add(person.id)
+            elif member.full_name is None:
+                raise RuleViolationError(
+                    "full_name is required for a new person (or give person_id)",
+                    [*where, "full_name"],
+                )
+            else:
+                person = Person(
+                    full_name=member.full_name,
+                    birth_date=member.birth_date,
+                    phone=member.phone,
+                    area_id=area_id,
+                )
+            joins.append(Join(person, member.role, member.joined_on or effective_on, where))
+        return joins
+
+    async def _apply_joins(
+        self, session: AsyncSession, team: Team, chain: list[UUID], joins: Sequence[Join]
+    ) -> None:
+        for join in joins:
+            session.add(join.person)
+        await session.flush()  # no ORM relationships: people exist before memberships
+        for join in joins:
+            session.add(
+                Membership(
+                    team_id=team.id,
+                    person_id=join.person.id,
+                    role=join.role,
+                    joined_on=join.joined_on,
+                )
+            )
+        await session.flush()
+        for join in joins:
+            await self.tallies.present(session, chain, join.person.id, team.kind, 1)
+            await self.outbox.add(
+                session,
+                MemberJoined(
+                    team_id=team.id,
+                    area_id=team.area_id,
+                    person_id=join.person.id,
+                    full_name=join.person.full_name,
+                    role=join.role,
+                    joined_on=join.joined_on,
+                    aggregate_version=team.version,
+                ),
+            )
+
+    async def register_team(self, command: TeamCreate, principal: Principal) -> TeamPublic:
+        async with transaction(self.sessions) as session:
+            team = await self.register_team_in(session, command, principal, ["body"])
+            public = await self._team_public(session, team)
+        return public
+
+    async def register_team_in(
+        self, session: AsyncSession, command: TeamCreate, principal: Principal, loc: Loc
+    ) -> Team:
+        """Register a team inside the caller's transaction (the API, or a bulk import)."""
+        self._check_kind(command.kind, [*loc, "kind"])
+        area = await self._referenced_area(session, principal, command.area_id, [*loc, "area_id"])
+        covered = await self._coverage(
+            session, area, command.covered_area_ids, [*loc, "covered_area_ids"]
+        )
+        today = date.today()
+        joins = await self._resolve_joins(
+            session, principal, area.id, command.members, today, [*loc, "members"]
+        )
+        rule = await self._rule(session, area.id, command.kind)
+        check_roster(rule, [self._entry(join) for join in joins], [*loc, "members"])
+        decision = command.founding_decision
+        team = Team(
+            area_id=area.id,
+            name=command.name,
+            kind=command.kind,
+            founded_on=command.founded_on,
+            decision_number=decision.number if decision else None,
+            decision_issued_on=decision.issued_on if decision else None,
+            decision_issuer=decision.issuer if decision else None,
+        )
+        session.add(team)
+        await session.flush()
+        for area_id in covered:
+            session.add(TeamCoverage(team_id=team.id, area_id=area_id))
+        chain = await ancestors(session, area.id)
+        await self.tallies.add(session, chain, teams_key(team.kind), 1)
+        await self.audit.record(session, principal, "register_team", "team", team.id, area.id)
+        await self.outbox.add(
+            session,
+            TeamRegistered(
+                team_id=team.id,
+                area_id=team.area_id,
+                name=team.name,
+                kind=team.kind,
+                founded_on=team.founded_on,
+                covered_area_ids=covered,
+                founding_decision=self._decision_event(team),
+                aggregate_version=team.version,
+            ),
+        )
+        await self._apply_joins(session, team, chain, joins)
+        return team
+
+    @staticmethod
+    def _entry(join: Join) -> RosterEntry:
+        return RosterEntry(
+            join.person.full_name, join.role, join.person.birth_date, join.joined_on, join.loc
+        )
+
+    @staticmethod
+    def _decision_event(team: Team) -> FoundingDecision | None:
+        if team.decision_number is None or team.decision_issued_on is None:
+            return None
+        return FoundingDecision(
+            number=team.decision_number,
+            issued_on=team.decision_issued_on,
+            issuer=team.decision_issuer or "",
+        )
+
+    async def _team(
+        self, session: AsyncSession, principal: Principal, team_id: UUID, *, active: bool = False
+    ) -> Team:
+        not_found = NotFoundError(f"team {team_id} not found", ["path", "team_id"])
+        team = await session.get(Team, team_id)
+        if team is None:
+            raise not_found
+        await self.scope.require(session, principal, team.area_id, not_found)
+        if active and team.status is TeamStatus.DISSOLVED:
+            raise ConflictError(
+                f"team {team.name!r} was dissolved on {team.dissolved_on}; it takes no changes",
+                ["path", "team_id"],
+            )
+        return team
+
+    async def get_team(self, team_id: UUID, principal: Principal) -> TeamPublic:
+        async with self.sessions() as session:
+            return await self._team_public(session, await self._team(session, principal, team_id))
+
+    async def list_teams(
+        self, principal: Principal, where: TeamFilter, offset: int, limit: int
+    ) -> list[TeamListItem]:
+        async with self.sessions() as session:
+            visible = await self._visible_area_ids(session, principal, where.within)
+            active_members = (
+                select(func.count())
+                .where(Membership.team_id == Team.id, col(Membership.left_on).is_(None))
+                .scalar_subquery()
+            )
+            query = select(Team, active_members)
+            if visible is not None:
+                query = query.where(col(Team.area_id).in_(visible))
+            if where.kind is not None:
+                query = query.where(Team.kind == where.kind)
+            if where.status is not None:
+                query = query.where(Team.status == where.status)
+            if where.q:
+                query = query.where(col(Team.name).contains(where.q))
+            rows = await session.exec(
+                query.order_by(col(Team.name), col(Team.id)).offset(offset).limit(limit)
+            )
+            return [
+                TeamListItem(**team.model_dump(), members=members) for team, members in rows.all()
+            ]
+
+    async def _active_memberships(self, session: AsyncSession, team_id: UUID) -> list[Membership]:
+        rows = await session.exec(
+            select(Membership).where(
+                Membership.team_id == team_id, col(Membership.left_on).is_(None)
+            )
+        )
+        return list(rows.all())
+
+    async def _roster_entries(
+        self, session: AsyncSession, memberships: Sequence[Membership]
+    ) -> dict[UUID, RosterEntry]:
+        entries = {}
+        for membership in memberships:
+            person = await session.get(Person, membership.person_id)
+            assert person is not None
+            entries[person.id] = RosterEntry(
+                person.full_name, membership.role, person.birth_date, membership.joined_on
+            )
+        return entries
+
+    async def update_team(
+        self, team_id: UUID, command: TeamUpdate, principal: Principal
+    ) -> TeamPublic:
+        changes = command.model_dump(exclude_unset=True)
+        if not changes:
+            raise RuleViolationError("nothing to change", ["body"])
+        for field in ("name", "kind"):
+            if field in changes and changes[field] is None:
+                raise RuleViolationError(f"{field} cannot be null", ["body", field])
+        async with transaction(self.sessions) as session:
+            team = await self._team(session, principal, team_id, active=True)
+            area = await session.get(Area, team.area_id)
+            assert area is not None
+            chain = await ancestors(session, team.area_id)
+            if command.kind is not None and command.kind != team.kind:
+                self._check_kind(command.kind, ["body", "kind"])
+                memberships = await self._active_memberships(session, team.id)
+                roster = await self._roster_entries(session, memberships)
+                rule = await self._rule(session, team.area_id, command.kind)
+                check_roster(rule, list(roster.values()), ["body", "kind"])
+                await self.tallies.add(session, chain, teams_key(team.kind), -1)
+                await self.tallies.add(session, chain, teams_key(command.kind), 1)
+                for membership in memberships:
+                    await self.tallies.present_key(
+                        session, chain, membership.person_id, team.kind, -1
+                    )
+                    await self.tallies.present_key(
+                        session, chain, membership.person_id, command.kind, 1
+                    )
+                team.kind = command.kind
+            if command.covered_area_ids is not None:
+                covered = await self._coverage(
+                    session, area, command.covered_area_ids, ["body", "covered_area_ids"]
+                )
+                for existing in (
+                    await session.exec(select(TeamCoverage).where(TeamCoverage.team_id == team.id))
+                ).all():
+                    await session.delete(existing)
+                await session.flush()
+                for area_id in covered:
+                    session.add(TeamCoverage(team_id=team.id, area_id=area_id))
+            if command.name is not None:
+                team.name = command.name
+            if "founded_on" in changes:
+                team.founded_on = command.founded_on
+            if "founding_decision" in changes:
+                decision = command.founding_decision
+                team.decision_number = decision.number if decision else None
+                team.decision_issued_on = decision.issued_on if decision else None
+                team.decision_issuer = decision.issuer if decision else None
+            team.version += 1
+            session.add(team)
+            await session.flush()
+            await self.audit.record(session, principal, "update_team", "team", team.id, area.id)
+            await self.outbox.add(
+                session,
+                TeamUpdated(
                     team_id=team.id,
                     area_id=team.area_id,
                     name=team.name,
                     kind=team.kind,
+                    founded_on=team.founded_on,
+                    covered_area_ids=await self._covered(session, team.id),
+                    founding_decision=self._decision_event(team),
                     aggregate_version=team.version,
                 ),
             )
-            for member in command.members:
-                person = Person(full_name=member.full_name, birth_date=member.birth_date)
-                session.add(person)
+            public = await self._team_public(session, team)
+        return public
+
+    async def dissolve_team(
+        self, team_id: UUID, command: TeamDissolve, principal: Principal
+    ) -> TeamPublic:
+        async with transaction(self.sessions) as session:
+            team = await self._team(session, principal, team_id, active=True)
+            if team.founded_on is not None and command.dissolved_on < team.founded_on:
+                raise RuleViolationError(
+                    f"dissolved_on is before the team was founded ({team.founded_on})",
+                    ["body", "dissolved_on"],
+                )
+            chain = await ancestors(session, team.area_id)
+            team.version += 1
+            for membership in await self._active_memberships(session, team.id):
+                await self._end_membership(
+                    session, team, chain, membership, command.dissolved_on, "team dissolved"
+                )
+            await self.tallies.add(session, chain, teams_key(team.kind), -1)
+            team.status = TeamStatus.DISSOLVED
+            team.dissolved_on = command.dissolved_on
+            team.dissolution_reason = command.reason
+            session.add(team)
+            await self.audit.record(
+                session, principal, "dissolve_team", "team", team.id, team.area_id
+            )
+            await self.outbox.add(
+                session,
+                TeamDissolved(
+                    team_id=team.id,
+                    area_id=team.area_id,
+                    dissolved_on=command.dissolved_on,
+                    reason=command.reason,
+                    aggregate_version=team.version,
+                ),
+            )
+            await session.flush()
+            public = await self._team_public(session, team)
+        return public
+
+    async def _end_membership(
+        self,
+        session: AsyncSession,
+        team: Team,
+        chain: list[UUID],
+        membership: Membership,
+        left_on: date,
+        reason: str,
+        *,
+        still_serving: bool = False,
+    ) -> None:
+        membership.left_on = left_on
+        membership.left_reason = reason
+        session.add(membership)
+        if not still_serving:
+            await self.tallies.present(session, chain, membership.person_id, team.kind, -1)
+        await self.outbox.add(
+            session,
+            MemberLeft(
+                team_id=team.id,
+                area_id=team.area_id,
+                person_id=membership.person_id,
+                role=membership.role,
+                left_on=left_on,
+                reason=reason,
+                aggregate_version=team.version,
+            ),
+        )
+
+    async def change_roster(
+        self, team_id: UUID, command: RosterChange, principal: Principal
+    ) -> TeamPublic:
+        """Joins, leaves and role changes checked against the team's rules as a whole."""
+        effective_on = command.effective_on or date.today()
+        async with transaction(self.sessions) as session:
+            team = await self._team(session, principal, team_id, active=True)
+            current = {m.person_id: m for m in await self._active_memberships(session, team.id)}
+            roster = await self._roster_entries(session, list(current.values()))
+            leaving: list[Membership] = []
+            for index, person_id in enumerate(command.leaves):
+                membership = current.get(person_id)
+                if membership is None or membership in leaving:
+                    raise RuleViolationError(
+                        f"person {person_id} is not a current member", ["body", "leaves", index]
+                    )
+                if effective_on < membership.joined_on:
+                    raise RuleViolationError(
+                        f"effective_on is before {roster[person_id].name} joined "
+                        f"({membership.joined_on})",
+                        ["body", "effective_on"],
+                    )
+                leaving.append(membership)
+                del roster[person_id]
+            promoted: list[tuple[Membership, TeamRole]] = []
+            for index, change in enumerate(command.role_changes):
+                membership = current.get(change.person_id)
+                where: Loc = ["body", "role_changes", index]
+                if membership is None or change.person_id not in roster:
+                    raise RuleViolationError(
+                        f"person {change.person_id} is not a current member", where
+                    )
+                if change.role is roster[change.person_id].role:
+                    raise RuleViolationError(f"already the team's {change.role.value}", where)
+                entry = roster[change.person_id]
+                roster[change.person_id] = RosterEntry(
+                    entry.name, change.role, entry.birth_date, effective_on
+                )
+                promoted.append((membership, change.role))
+            joins = await self._resolve_joins(
+                session, principal, team.area_id, command.joins, effective_on, ["body", "joins"]
+            )
+            for join in joins:
+                if join.person.id in roster:
+                    raise RuleViolationError(
+                        f"rule one_membership: {join.person.full_name} is already on the team",
+                        join.loc,
+                    )
+                roster[join.person.id] = self._entry(join)
+            if not (leaving or promoted or joins):
+                raise RuleViolationError("nothing to change", ["body"])
+            rule = await self._rule(session, team.area_id, team.kind)
+            check_roster(rule, list(roster.values()), ["body"])
+
+            chain = await ancestors(session, team.area_id)
+            team.version += 1
+            session.add(team)
+            for membership in leaving:
+                await self._end_membership(
+                    session, team, chain, membership, effective_on, command.reason
+                )
+            for membership, role in promoted:
+                # A role change ends the old membership and starts one in the new role; the
+                # person keeps serving, so the distinct-member counters do not move.
+                await self._end_membership(
+                    session,
+                    team,
+                    chain,
+                    membership,
+                    effective_on,
+                    f"role changed to {role.value}",
+                    still_serving=True,
+                )
                 await session.flush()
-                session.add(Membership(team_id=team.id, person_id=person.id, role=member.role))
+                session.add(
+                    Membership(
+                        team_id=team.id,
+                        person_id=membership.person_id,
+                        role=role,
+                        joined_on=effective_on,
+                    )
+                )
+                person = await session.get(Person, membership.person_id)
+                assert person is not None
                 await self.outbox.add(
                     session,
                     MemberJoined(
@@ -135,23 +903,412 @@ class RegistryService:
                         area_id=team.area_id,
                         person_id=person.id,
                         full_name=person.full_name,
-                        role=member.role,
+                        role=role,
+                        joined_on=effective_on,
                         aggregate_version=team.version,
                     ),
                 )
+            await self._apply_joins(session, team, chain, joins)
+            await self.audit.record(
+                session, principal, "change_roster", "team", team.id, team.area_id
+            )
             await session.flush()
             public = await self._team_public(session, team)
-        await self.refresh_active_teams()
         return public
 
-    async def get_team(self, team_id: UUID, principal: Principal) -> TeamPublic:
-        not_found = NotFoundError(f"team {team_id} not found", ["path", "team_id"])
+    async def add_member(
+        self, team_id: UUID, command: MemberIn, principal: Principal
+    ) -> TeamPublic:
+        return await self.change_roster(
+            team_id,
+            RosterChange(effective_on=command.joined_on, joins=[command], reason="joined"),
+            principal,
+        )
+
+    async def remove_member(
+        self, team_id: UUID, person_id: UUID, command: MemberLeave, principal: Principal
+    ) -> TeamPublic:
+        return await self.change_roster(
+            team_id,
+            RosterChange(effective_on=command.left_on, leaves=[person_id], reason=command.reason),
+            principal,
+        )
+
+    async def team_history(
+        self, team_id: UUID, principal: Principal, offset: int, limit: int
+    ) -> list[MemberPublic]:
+        """Every membership the team has had, current and past, by joining date."""
         async with self.sessions() as session:
-            team = await session.get(Team, team_id)
-            if team is None:
-                raise not_found
-            await self.scope.require(session, principal, team.area_id, not_found)
-            return await self._team_public(session, team)
+            team = await self._team(session, principal, team_id)
+            rows = await session.exec(
+                select(Membership, Person)
+                .join(Person, col(Person.id) == col(Membership.person_id))
+                .where(Membership.team_id == team.id)
+                .order_by(col(Membership.joined_on), col(Membership.id))
+                .offset(offset)
+                .limit(limit)
+            )
+            return [self._member_public(m, p) for m, p in rows.all()]
+
+    async def _covered(self, session: AsyncSession, team_id: UUID) -> list[UUID]:
+        rows = await session.exec(
+            select(TeamCoverage.area_id).where(TeamCoverage.team_id == team_id)
+        )
+        return sorted(rows.all(), key=str)
+
+    @staticmethod
+    def _member_public(membership: Membership, person: Person) -> MemberPublic:
+        return MemberPublic(
+            person_id=person.id,
+            full_name=person.full_name,
+            role=membership.role,
+            joined_on=membership.joined_on,
+            left_on=membership.left_on,
+            left_reason=membership.left_reason,
+        )
+
+    async def _honours(self, session: AsyncSession, recipient_id: UUID) -> list[HonourPublic]:
+        honours = await session.exec(
+            select(Honour)
+            .where(Honour.recipient_id == recipient_id)
+            .order_by(col(Honour.granted_on), col(Honour.award_id))
+        )
+        return [
+            HonourPublic(
+                **honour.model_dump(),
+                revoked=honour.revoked_on is not None,
+            )
+            for honour in honours.all()
+        ]
+
+    async def _team_public(self, session: AsyncSession, team: Team) -> TeamPublic:
+        members = await session.exec(
+            select(Membership, Person)
+            .join(Person, col(Person.id) == col(Membership.person_id))
+            .where(Membership.team_id == team.id, col(Membership.left_on).is_(None))
+        )
+        roster = sorted(
+            members.all(), key=lambda row: (ROLE_ORDER[row[0].role], row[1].full_name, row[1].id)
+        )
+        decision = self._decision_event(team)
+        return TeamPublic(
+            **team.model_dump(exclude={"created_at"}),
+            covered_area_ids=await self._covered(session, team.id),
+            founding_decision=FoundingDecisionPublic.model_validate(decision) if decision else None,
+            members=[self._member_public(m, p) for m, p in roster],
+            honours=await self._honours(session, team.id),
+        )
+
+    # --- initiatives ------------------------------------------------------------------
+
+    async def _initiative(
+        self, session: AsyncSession, principal: Principal, initiative_id: UUID
+    ) -> Initiative:
+        not_found = NotFoundError(
+            f"initiative {initiative_id} not found", ["path", "initiative_id"]
+        )
+        initiative = await session.get(Initiative, initiative_id)
+        if initiative is None:
+            raise not_found
+        await self.scope.require(session, principal, initiative.area_id, not_found)
+        return initiative
+
+    async def launch_initiative(
+        self, command: InitiativeCreate, principal: Principal
+    ) -> InitiativeProfile:
+        async with transaction(self.sessions) as session:
+            area = await self._referenced_area(
+                session, principal, command.area_id, ["body", "area_id"]
+            )
+            initiative = Initiative.model_validate(command)
+            session.add(initiative)
+            await session.flush()
+            session.add(
+                InitiativePeriod(initiative_id=initiative.id, launched_on=command.launched_on)
+            )
+            await self._launched(session, principal, initiative, area.id, "launch_initiative")
+            profile = await self._initiative_profile(session, initiative)
+        return profile
+
+    async def _launched(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        initiative: Initiative,
+        area_id: UUID,
+        action: str,
+    ) -> None:
+        await self.tallies.add(session, await ancestors(session, area_id), INITIATIVES, 1)
+        await self.audit.record(session, principal, action, "initiative", initiative.id, area_id)
+        await self.outbox.add(
+            session,
+            InitiativeLaunched(
+                initiative_id=initiative.id,
+                area_id=area_id,
+                name=initiative.name,
+                launched_on=initiative.launched_on,
+                aggregate_version=initiative.version,
+            ),
+        )
+
+    async def record_initiative_result(
+        self, initiative_id: UUID, command: InitiativeResultIn, principal: Principal
+    ) -> InitiativeProfile:
+        async with transaction(self.sessions) as session:
+            initiative = await self._initiative(session, principal, initiative_id)
+            if command.recorded_on < initiative.launched_on and not await self._ran_on(
+                session, initiative.id, command.recorded_on
+            ):
+                raise RuleViolationError(
+                    "recorded_on is before the initiative was launched", ["body", "recorded_on"]
+                )
+            session.add(InitiativeResult(initiative_id=initiative.id, **command.model_dump()))
+            await self.audit.record(
+                session,
+                principal,
+                "record_initiative_result",
+                "initiative",
+                initiative.id,
+                initiative.area_id,
+            )
+            await session.flush()
+            profile = await self._initiative_profile(session, initiative)
+        return profile
+
+    async def _ran_on(self, session: AsyncSession, initiative_id: UUID, day: date) -> bool:
+        periods = await session.exec(
+            select(InitiativePeriod).where(InitiativePeriod.initiative_id == initiative_id)
+        )
+        return any(
+            p.launched_on <= day and (p.stopped_on is None or day <= p.stopped_on)
+            for p in periods.all()
+        )
+
+    async def stop_initiative(
+        self, initiative_id: UUID, command: InitiativeStop, principal: Principal
+    ) -> InitiativeProfile:
+        async with transaction(self.sessions) as session:
+            initiative = await self._initiative(session, principal, initiative_id)
+            if initiative.status is InitiativeStatus.STOPPED:
+                raise ConflictError(
+                    f"initiative was already stopped on {initiative.stopped_on}",
+                    ["path", "initiative_id"],
+                )
+            if command.stopped_on < initiative.launched_on:
+                raise RuleViolationError(
+                    f"stopped_on is before the launch ({initiative.launched_on})",
+                    ["body", "stopped_on"],
+                )
+            initiative.status = InitiativeStatus.STOPPED
+            initiative.stopped_on = command.stopped_on
+            initiative.stop_reason = command.reason
+            initiative.version += 1
+            session.add(initiative)
+            period = (
+                await session.exec(
+                    select(InitiativePeriod).where(
+                        InitiativePeriod.initiative_id == initiative.id,
+                        col(InitiativePeriod.stopped_on).is_(None),
+                    )
+                )
+            ).one()
+            period.stopped_on, period.stop_reason = command.stopped_on, command.reason
+            session.add(period)
+            await self.tallies.add(
+                session, await ancestors(session, initiative.area_id), INITIATIVES, -1
+            )
+            await self.audit.record(
+                session,
+                principal,
+                "stop_initiative",
+                "initiative",
+                initiative.id,
+                initiative.area_id,
+            )
+            await self.outbox.add(
+                session,
+                InitiativeStopped(
+                    initiative_id=initiative.id,
+                    area_id=initiative.area_id,
+                    stopped_on=command.stopped_on,
+                    reason=command.reason,
+                    aggregate_version=initiative.version,
+                ),
+            )
+            await session.flush()
+            profile = await self._initiative_profile(session, initiative)
+        return profile
+
+    async def relaunch_initiative(
+        self, initiative_id: UUID, command: InitiativeRelaunch, principal: Principal
+    ) -> InitiativeProfile:
+        async with transaction(self.sessions) as session:
+            initiative = await self._initiative(session, principal, initiative_id)
+            if initiative.status is InitiativeStatus.RUNNING:
+                raise ConflictError("initiative is running", ["path", "initiative_id"])
+            assert initiative.stopped_on is not None
+            if command.launched_on < initiative.stopped_on:
+                raise RuleViolationError(
+                    f"launched_on is before the last stop ({initiative.stopped_on})",
+                    ["body", "launched_on"],
+                )
+            initiative.status = InitiativeStatus.RUNNING
+            initiative.launched_on = command.launched_on
+            initiative.stopped_on = initiative.stop_reason = None
+            initiative.version += 1
+            session.add(initiative)
+            session.add(
+                InitiativePeriod(initiative_id=initiative.id, launched_on=command.launched_on)
+            )
+            await self._launched(
+                session, principal, initiative, initiative.area_id, "relaunch_initiative"
+            )
+            await session.flush()
+            profile = await self._initiative_profile(session, initiative)
+        return profile
+
+    async def get_initiative(self, initiative_id: UUID, principal: Principal) -> InitiativeProfile:
+        async with self.sessions() as session:
+            initiative = await self._initiative(session, principal, initiative_id)
+            return await self._initiative_profile(session, initiative)
+
+    async def list_initiatives(
+        self,
+        principal: Principal,
+        within: UUID | None,
+        status: InitiativeStatus | None,
+        offset: int,
+        limit: int,
+    ) -> list[InitiativePublic]:
+        async with self.sessions() as session:
+            visible = await self._visible_area_ids(session, principal, within)
+            query = select(Initiative)
+            if visible is not None:
+                query = query.where(col(Initiative.area_id).in_(visible))
+            if status is not None:
+                query = query.where(Initiative.status == status)
+            rows = await session.exec(
+                query.order_by(col(Initiative.name), col(Initiative.id)).offset(offset).limit(limit)
+            )
+            return [InitiativePublic.model_validate(i) for i in rows.all()]
+
+    async def _initiative_profile(
+        self, session: AsyncSession, initiative: Initiative
+    ) -> InitiativeProfile:
+        periods = await session.exec(
+            select(InitiativePeriod)
+            .where(InitiativePeriod.initiative_id == initiative.id)
+            .order_by(col(InitiativePeriod.launched_on), col(InitiativePeriod.id))
+        )
+        results = await session.exec(
+            select(InitiativeResult)
+            .where(InitiativeResult.initiative_id == initiative.id)
+            .order_by(col(InitiativeResult.recorded_on), col(InitiativeResult.id))
+        )
+        return InitiativeProfile(
+            **InitiativePublic.model_validate(initiative).model_dump(),
+            periods=[InitiativePeriodPublic.model_validate(p) for p in periods.all()],
+            results=[InitiativeResultPublic.model_validate(r) for r in results.all()],
+        )
+
+    # --- cameras ----------------------------------------------------------------------
+
+    async def install_camera(self, command: CameraCreate, principal: Principal) -> CameraPublic:
+        if command.funding not in self.camera_funding:
+            raise UnknownReferenceError(
+                f"unknown funding {command.funding!r}; one of {', '.join(self.camera_funding)}",
+                ["body", "funding"],
+            )
+        async with transaction(self.sessions) as session:
+            area = await self._referenced_area(
+                session, principal, command.area_id, ["body", "area_id"]
+            )
+            camera = Camera.model_validate(command)
+            session.add(camera)
+            await self.tallies.add(session, await ancestors(session, area.id), CAMERAS, 1)
+            await self.audit.record(
+                session, principal, "install_camera", "camera", camera.id, area.id
+            )
+            await self.outbox.add(
+                session,
+                CameraInstalled(
+                    camera_id=camera.id,
+                    area_id=area.id,
+                    installed_on=camera.installed_on,
+                    funding=camera.funding,
+                    aggregate_version=camera.version,
+                ),
+            )
+        return CameraPublic.model_validate(camera)
+
+    async def _camera(self, session: AsyncSession, principal: Principal, camera_id: UUID) -> Camera:
+        not_found = NotFoundError(f"camera {camera_id} not found", ["path", "camera_id"])
+        camera = await session.get(Camera, camera_id)
+        if camera is None:
+            raise not_found
+        await self.scope.require(session, principal, camera.area_id, not_found)
+        return camera
+
+    async def remove_camera(
+        self, camera_id: UUID, command: CameraRemove, principal: Principal
+    ) -> CameraPublic:
+        async with transaction(self.sessions) as session:
+            camera = await self._camera(session, principal, camera_id)
+            if camera.status is CameraStatus.REMOVED:
+                raise ConflictError(
+                    f"camera was already removed on {camera.removed_on}", ["path", "camera_id"]
+                )
+            if command.removed_on < camera.installed_on:
+                raise RuleViolationError(
+                    f"removed_on is before the installation ({camera.installed_on})",
+                    ["body", "removed_on"],
+                )
+            camera.status = CameraStatus.REMOVED
+            camera.removed_on = command.removed_on
+            camera.removal_reason = command.reason
+            camera.version += 1
+            session.add(camera)
+            await self.tallies.add(session, await ancestors(session, camera.area_id), CAMERAS, -1)
+            await self.audit.record(
+                session, principal, "remove_camera", "camera", camera.id, camera.area_id
+            )
+            await self.outbox.add(
+                session,
+                CameraRemoved(
+                    camera_id=camera.id,
+                    area_id=camera.area_id,
+                    removed_on=command.removed_on,
+                    reason=command.reason,
+                    aggregate_version=camera.version,
+                ),
+            )
+        return CameraPublic.model_validate(camera)
+
+    async def get_camera(self, camera_id: UUID, principal: Principal) -> CameraPublic:
+        async with self.sessions() as session:
+            return CameraPublic.model_validate(await self._camera(session, principal, camera_id))
+
+    async def list_cameras(
+        self,
+        principal: Principal,
+        within: UUID | None,
+        status: CameraStatus | None,
+        offset: int,
+        limit: int,
+    ) -> list[CameraPublic]:
+        async with self.sessions() as session:
+            visible = await self._visible_area_ids(session, principal, within)
+            query = select(Camera)
+            if visible is not None:
+                query = query.where(col(Camera.area_id).in_(visible))
+            if status is not None:
+                query = query.where(Camera.status == status)
+            rows = await session.exec(
+                query.order_by(col(Camera.installed_on), col(Camera.id)).offset(offset).limit(limit)
+            )
+            return [CameraPublic.model_validate(c) for c in rows.all()]
+
+    # --- honours from the awards service ------------------------------------------------
 
     async def record_honour(self, session: AsyncSession, event: AwardGranted) -> bool:
         """Show a granted award on its recipient's profile; False if the recipient is not ours."""
@@ -161,6 +1318,7 @@ class RegistryService:
         )
         if not recipient_known or await session.get(Honour, event.award_id) is not None:
             return False
+        revoked = await session.get(RevokedAward, event.award_id)
         session.add(
             Honour(
                 award_id=event.award_id,
@@ -170,32 +1328,24 @@ class RegistryService:
                 reason=event.reason,
                 decision_number=event.decision_number,
                 granted_on=event.granted_on,
+                revoked_on=revoked.revoked_on if revoked else None,
+                revocation_reason=revoked.reason if revoked else None,
             )
         )
         return True
 
-    async def _team_public(self, session: AsyncSession, team: Team) -> TeamPublic:
-        members = await session.exec(
-            select(Membership, Person)
-            .join(Person, Person.id == Membership.person_id)  # type: ignore[arg-type]
-            .where(Membership.team_id == team.id, Membership.left_on == None)  # noqa: E711
-        )
-        roster = sorted(
-            members.all(), key=lambda row: (ROLE_ORDER[row[0].role], row[1].full_name, row[1].id)
-        )
-        honours = await session.exec(
-            select(Honour).where(Honour.recipient_id == team.id).order_by(col(Honour.granted_on))
-        )
-        return TeamPublic(
-            **team.model_dump(exclude={"created_at"}),
-            members=[
-                MemberPublic(
-                    person_id=person.id,
-                    full_name=person.full_name,
-                    role=membership.role,
-                    joined_on=membership.joined_on,
+    async def record_revocation(self, session: AsyncSession, event: AwardRevoked) -> bool:
+        """Mark an honour revoked on its profile; False if this registry never showed it."""
+        honour = await session.get(Honour, event.award_id)
+        if honour is None:
+            if await session.get(RevokedAward, event.award_id) is None:
+                session.add(
+                    RevokedAward(
+                        award_id=event.award_id, revoked_on=event.revoked_on, reason=event.reason
+                    )
                 )
-                for membership, person in roster
-            ],
-            honours=[HonourPublic.model_validate(honour) for honour in honours.all()],
-        )
+            return False
+        honour.revoked_on = event.revoked_on
+        honour.revocation_reason = event.reason
+        session.add(honour)
+        return True

@@ -1,0 +1,207 @@
+"""Area summary counters, kept up to date by every change instead of computed by scanning.
+
+Each area holds the totals of its whole subtree, so a change to a team in a residential
+group adds to the group, its ward, its district and its province (the tree is at most
+four deep). Distinct people are counted through ``AreaPresence``: a person's active
+memberships per area and key; the ``members`` counter moves only when that number goes
+from 0 to 1 or back. Counters are changed with atomic upserts (``value = value + n``), so
+concurrent transactions on PostgreSQL do not lose updates."""
+
+from collections import defaultdict
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.registry.models import (
+    Area,
+    AreaPresence,
+    AreaTally,
+    Camera,
+    CameraStatus,
+    Initiative,
+    InitiativeStatus,
+    Membership,
+    Team,
+    TeamStatus,
+)
+from shared.db import execute
+
+EVERY_KIND = "*"
+CAMERAS = "cameras"
+INITIATIVES = "initiatives"
+
+
+def teams_key(kind: str) -> str:
+    return f"teams:{kind}"
+
+
+def members_key(kind: str) -> str:
+    return "members" if kind == EVERY_KIND else f"members:{kind}"
+
+
+async def ancestors(session: AsyncSession, area_id: UUID | None) -> list[UUID]:
+    """The area and every area above it, nearest first."""
+    chain: list[UUID] = []
+    while area_id is not None and area_id not in chain:
+        chain.append(area_id)
+        area_id = (await session.exec(select(Area.parent_id).where(Area.id == area_id))).first()
+    return chain
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+class Tallies:
+    """The only code that changes ``AreaTally`` and ``AreaPresence``."""
+
+    async def add(self, session: AsyncSession, area_ids: list[UUID], key: str, delta: int) -> None:
+        """Add ``delta`` to counter ``key`` of each of ``area_ids`` (one area's ancestors)."""
+        if delta == 0:
+            return
+        table = AreaTally.__table__  # type: ignore[attr-defined]
+        insert = _insert(session)
+        for area_id in area_ids:
+            statement = insert(table).values(area_id=area_id, key=key, value=delta)
+            await execute(
+                session,
+                statement.on_conflict_do_update(
+                    index_elements=["area_id", "key"],
+                    set_={"value": table.c.value + statement.excluded.value},
+                ),
+            )
+
+    async def present(
+        self,
+        session: AsyncSession,
+        area_ids: list[UUID],
+        person_id: UUID,
+        kind: str,
+        delta: int,
+    ) -> None:
+        """A person gained (``delta`` > 0) or lost active memberships on a team of ``kind``
+        in each of ``area_ids``; distinct-member counters follow."""
+        for key in (EVERY_KIND, kind):
+            await self.present_key(session, area_ids, person_id, key, delta)
+
+    async def move_subtree(
+        self, session: AsyncSession, root_id: UUID, leaving: list[UUID], joining: list[UUID]
+    ) -> None:
+        """The subtree under ``root_id`` left the ancestors ``leaving`` for ``joining``:
+        its totals and its people's presence move with it (common ancestors are untouched)."""
+        common = set(leaving) & set(joining)
+        leaving = [area for area in leaving if area not in common]
+        joining = [area for area in joining if area not in common]
+        tallies = (
+            await session.exec(
+                select(AreaTally.key, AreaTally.value).where(AreaTally.area_id == root_id)
+            )
+        ).all()
+        presence = (
+            await session.exec(
+                select(AreaPresence.key, AreaPresence.person_id, AreaPresence.memberships).where(
+                    AreaPresence.area_id == root_id
+                )
+            )
+        ).all()
+        for key, value in tallies:
+            if key.startswith("members"):
+                continue  # distinct people follow from presence below
+            await self.add(session, leaving, key, -value)
+            await self.add(session, joining, key, value)
+        for key, person_id, memberships in presence:
+            await self.present_key(session, leaving, person_id, key, -memberships)
+            await self.present_key(session, joining, person_id, key, memberships)
+
+    async def present_key(
+        self, session: AsyncSession, area_ids: list[UUID], person_id: UUID, key: str, delta: int
+    ) -> None:
+        if not area_ids or delta == 0:
+            return
+        table = AreaPresence.__table__  # type: ignore[attr-defined]
+        insert = _insert(session)
+        for area_id in area_ids:
+            statement = insert(table).values(
+                area_id=area_id, key=key, person_id=person_id, memberships=delta
+            )
+            result = await execute(
+                session,
+                statement.on_conflict_do_update(
+                    index_elements=["area_id", "key", "person_id"],
+                    set_={"memberships": table.c.memberships + statement.excluded.memberships},
+                ).returning(table.c.memberships),
+            )
+            now = result.scalar_one()
+            if now < 0:
+                raise RuntimeError(f"negative presence of {person_id} in {area_id}")
+            if now == 0:
+                await execute(
+                    session,
+                    delete(table).where(
+                        table.c.area_id == area_id,
+                        table.c.key == key,
+                        table.c.person_id == person_id,
+                    ),
+                )
+                await self.add(session, [area_id], members_key(key), -1)
+            elif now == delta and delta > 0:
+                await self.add(session, [area_id], members_key(key), 1)
+
+    async def read(self, session: AsyncSession, area_id: UUID) -> dict[str, int]:
+        rows = await session.exec(
+            select(AreaTally.key, AreaTally.value).where(AreaTally.area_id == area_id)
+        )
+        return {key: value for key, value in rows.all() if value}
+
+
+async def recount(session: AsyncSession) -> dict[UUID, dict[str, int]]:
+    """Every area's counters computed from scratch by scanning: the reference the kept
+    counters are checked against (tests, and ``antt registry recount``)."""
+    parents = dict((await session.exec(select(Area.id, Area.parent_id))).all())
+
+    def chain(area_id: UUID | None) -> list[UUID]:
+        found: list[UUID] = []
+        while area_id is not None and area_id not in found:
+            found.append(area_id)
+            area_id = parents.get(area_id)
+        return found
+
+    totals: dict[UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    people: dict[tuple[UUID, str], set[UUID]] = defaultdict(set)
+    teams = await session.exec(
+        select(Team.area_id, Team.kind, func.count())
+        .where(Team.status == TeamStatus.ACTIVE)
+        .group_by(col(Team.area_id), col(Team.kind))
+    )
+    for area_id, kind, count in teams.all():
+        for area in chain(area_id):
+            totals[area][teams_key(kind)] += count
+    serving = await session.exec(
+        select(Team.area_id, Team.kind, Membership.person_id)
+        .join(Team, col(Team.id) == col(Membership.team_id))
+        .where(Team.status == TeamStatus.ACTIVE, col(Membership.left_on).is_(None))
+    )
+    for area_id, kind, person_id in serving.all():
+        for area in chain(area_id):
+            people[(area, EVERY_KIND)].add(person_id)
+            people[(area, kind)].add(person_id)
+    for (area, key), persons in people.items():
+        totals[area][members_key(key)] += len(persons)
+    for model, status, key in (
+        (Camera, CameraStatus.INSTALLED, CAMERAS),
+        (Initiative, InitiativeStatus.RUNNING, INITIATIVES),
+    ):
+        rows = await session.exec(
+            select(model.area_id, func.count())
+            .where(model.status == status)
+            .group_by(col(model.area_id))
+        )
+        for area_id, count in rows.all():
+            for area in chain(area_id):
+                totals[area][key] += count
+    return {area: {k: v for k, v in keys.items() if v} for area, keys in totals.items()}
