@@ -2,6 +2,7 @@
 
 import asyncio
 import dataclasses
+import getpass
 import importlib
 import json
 import os
@@ -21,7 +22,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import ConfigurationError, Role, TokenCodec, load_signing_key
+from shared.auth import ConfigurationError, Principal, Role, TokenCodec, load_signing_key
 from shared.db import create_engine
 from shared.dead_letters import list_dead_letters, pending_dead_letters, replay_dead_letters
 from shared.local_kafka import LocalKafka, LocalKafkaError, fetch_jars
@@ -246,6 +247,78 @@ def reseal_informants() -> None:
     service = module.create_app().state.service
     count = asyncio.run(service.reseal_informants())
     console.print(f"re-encrypted the informant details of {count} tip(s) with the newest key")
+
+
+registry_app = typer.Typer(help="Registry maintenance.")
+app.add_typer(registry_app, name="registry")
+import_app = typer.Typer(help="Bulk imports into the registry (ANTT_DATABASE_URL).")
+app.add_typer(import_app, name="import")
+
+
+def _cli_principal() -> Principal:
+    return Principal(subject=f"cli:{getpass.getuser()}", role=Role.ADMIN)
+
+
+@import_app.command("teams")
+def import_teams(
+    file: Annotated[Path, typer.Argument(help="CSV file, UTF-8, one row per member")],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the valid teams, report the rest")
+    ] = False,
+) -> None:
+    """Import teams and their members from a ward's spreadsheet (columns in the README).
+    A file with any invalid row imports nothing unless --skip-invalid is given."""
+    from services.registry.importer import ImportFileError, TeamImporter
+
+    if not file.is_file():
+        console.print(f"[red]no such file: {file}[/red]")
+        raise typer.Exit(2)
+    service = importlib.import_module("services.registry.app").create_app().state.service
+    with Progress(console=console) as progress:
+        task = progress.add_task("importing teams", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            report = asyncio.run(
+                TeamImporter(service).run(
+                    file.read_bytes(), _cli_principal(), skip_invalid=skip_invalid, progress=advance
+                )
+            )
+        except ImportFileError as error:
+            console.print(f"[red]{error.message}[/red]")
+            raise typer.Exit(2) from None
+    if report.errors:
+        table = Table("row", "column", "problem", title="Invalid rows")
+        for row_error in report.errors:
+            table.add_row(str(row_error.row), row_error.field, row_error.message)
+        console.print(table)
+    console.print(
+        f"{report.teams} team(s) and {report.members} member(s) imported from {report.rows} "
+        f"row(s); {report.skipped_rows} row(s) skipped"
+    )
+    if report.errors and not skip_invalid:
+        console.print("[red]nothing was imported; fix the rows or use --skip-invalid[/red]")
+        raise typer.Exit(1)
+
+
+@registry_app.command("recount")
+def registry_recount(
+    fix: Annotated[bool, typer.Option("--fix", help="Replace the kept counters")] = False,
+) -> None:
+    """Check the area summary counters against a full recount (and fix them)."""
+    service = importlib.import_module("services.registry.app").create_app().state.service
+    differences = asyncio.run(service.check_summaries(fix=fix))
+    for area, key, have, recounted in differences:
+        console.print(f"area {area} {key}: kept {have}, recounted {recounted}")
+    if not differences:
+        console.print("area summaries match a full recount")
+    elif fix:
+        console.print(f"replaced the counters ({len(differences)} difference(s) fixed)")
+    else:
+        console.print(f"{len(differences)} difference(s); run with --fix to replace them")
+        raise typer.Exit(1)
 
 
 @app.command("asyncapi")

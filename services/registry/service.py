@@ -72,7 +72,10 @@ from services.registry.tallies import (
     INITIATIVES,
     Tallies,
     ancestors,
+    kept,
     members_key,
+    rebuild,
+    recount,
     teams_key,
 )
 from shared.audit import AuditTrail
@@ -1307,6 +1310,23 @@ class RegistryService:
                 query.order_by(col(Camera.installed_on), col(Camera.id)).offset(offset).limit(limit)
             )
             return [CameraPublic.model_validate(c) for c in rows.all()]
+
+    # --- maintenance ------------------------------------------------------------------
+
+    async def check_summaries(self, *, fix: bool = False) -> list[tuple[UUID, str, int, int]]:
+        """Compare the kept summary counters with a full recount: (area, key, kept,
+        recounted) for each difference; with ``fix``, replace them with the recount."""
+        async with transaction(self.sessions) as session:
+            (counts, presence), (have, have_presence) = await recount(session), await kept(session)
+            differences = sorted(
+                (area, key, have.get(area, {}).get(key, 0), counts.get(area, {}).get(key, 0))
+                for area in set(counts) | set(have)
+                for key in set(counts.get(area, {})) | set(have.get(area, {}))
+                if have.get(area, {}).get(key, 0) != counts.get(area, {}).get(key, 0)
+            )
+            if fix and (differences or presence != have_presence):
+                await rebuild(session, counts, presence)
+        return differences
 
     # --- honours from the awards service ------------------------------------------------
 

@@ -159,9 +159,14 @@ class Tallies:
         return {key: value for key, value in rows.all() if value}
 
 
-async def recount(session: AsyncSession) -> dict[UUID, dict[str, int]]:
-    """Every area's counters computed from scratch by scanning: the reference the kept
-    counters are checked against (tests, and ``antt registry recount``)."""
+Counts = dict[UUID, dict[str, int]]
+Presence = dict[tuple[UUID, str, UUID], int]
+
+
+async def recount(session: AsyncSession) -> tuple[Counts, Presence]:
+    """Every area's counters, and every person's presence, computed from scratch by
+    scanning: the reference the kept ones are checked against (tests, and
+    ``antt registry recount``)."""
     parents = dict((await session.exec(select(Area.id, Area.parent_id))).all())
 
     def chain(area_id: UUID | None) -> list[UUID]:
@@ -173,6 +178,7 @@ async def recount(session: AsyncSession) -> dict[UUID, dict[str, int]]:
 
     totals: dict[UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     people: dict[tuple[UUID, str], set[UUID]] = defaultdict(set)
+    presence: Presence = defaultdict(int)
     teams = await session.exec(
         select(Team.area_id, Team.kind, func.count())
         .where(Team.status == TeamStatus.ACTIVE)
@@ -188,8 +194,9 @@ async def recount(session: AsyncSession) -> dict[UUID, dict[str, int]]:
     )
     for area_id, kind, person_id in serving.all():
         for area in chain(area_id):
-            people[(area, EVERY_KIND)].add(person_id)
-            people[(area, kind)].add(person_id)
+            for key in (EVERY_KIND, kind):
+                people[(area, key)].add(person_id)
+                presence[(area, key, person_id)] += 1
     for (area, key), persons in people.items():
         totals[area][members_key(key)] += len(persons)
     for model, status, key in (
@@ -204,4 +211,32 @@ async def recount(session: AsyncSession) -> dict[UUID, dict[str, int]]:
         for area_id, count in rows.all():
             for area in chain(area_id):
                 totals[area][key] += count
-    return {area: {k: v for k, v in keys.items() if v} for area, keys in totals.items()}
+    counts = {area: {k: v for k, v in keys.items() if v} for area, keys in totals.items()}
+    return {area: keys for area, keys in counts.items() if keys}, dict(presence)
+
+
+async def kept(session: AsyncSession) -> tuple[Counts, Presence]:
+    """The counters and presence as kept by every change."""
+    counts: Counts = defaultdict(dict)
+    for row in (await session.exec(select(AreaTally).where(AreaTally.value != 0))).all():
+        counts[row.area_id][row.key] = row.value
+    presence = {
+        (row.area_id, row.key, row.person_id): row.memberships
+        for row in (await session.exec(select(AreaPresence))).all()
+    }
+    return dict(counts), presence
+
+
+async def rebuild(session: AsyncSession, counts: Counts, presence: Presence) -> None:
+    """Replace the kept counters with recounted ones (after a restore or a bug)."""
+    await execute(session, delete(AreaTally))
+    await execute(session, delete(AreaPresence))
+    session.add_all(
+        AreaTally(area_id=area, key=key, value=value)
+        for area, keys in counts.items()
+        for key, value in keys.items()
+    )
+    session.add_all(
+        AreaPresence(area_id=area, key=key, person_id=person, memberships=memberships)
+        for (area, key, person), memberships in presence.items()
+    )
