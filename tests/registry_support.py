@@ -18,7 +18,12 @@ _counter = itertools.count(1)
 
 
 def member(role: str = "member", *, name: str | None = None, born: str = "1980-05-01") -> dict:
-    return {"full_name": name or f"Thành viên {next(_counter)}", "birth_date": born, "role": role}
+    return {
+        "full_name": name or f"Thành viên {next(_counter)}",
+        "birth_date": born,
+        "role": role,
+        "joined_on": "2024-07-01",
+    }
 
 
 def roster(size: int) -> list[dict]:

@@ -922,20 +922,29 @@ class RegistryService:
     async def add_member(
         self, team_id: UUID, command: MemberIn, principal: Principal
     ) -> TeamPublic:
-        return await self.change_roster(
-            team_id,
-            RosterChange(effective_on=command.joined_on, joins=[command], reason="joined"),
-            principal,
-        )
+        change = RosterChange(effective_on=command.joined_on, joins=[command], reason="joined")
+        return await self._single_change(team_id, change, principal, "joined_on")
 
     async def remove_member(
         self, team_id: UUID, person_id: UUID, command: MemberLeave, principal: Principal
     ) -> TeamPublic:
-        return await self.change_roster(
-            team_id,
-            RosterChange(effective_on=command.left_on, leaves=[person_id], reason=command.reason),
-            principal,
+        change = RosterChange(
+            effective_on=command.left_on, leaves=[person_id], reason=command.reason
         )
+        return await self._single_change(team_id, change, principal, "left_on")
+
+    async def _single_change(
+        self, team_id: UUID, change: RosterChange, principal: Principal, date_field: str
+    ) -> TeamPublic:
+        """One join or leave: errors name the fields of that request, not of a batch."""
+        try:
+            return await self.change_roster(team_id, change, principal)
+        except RuleViolationError as error:
+            if error.loc == ["body", "effective_on"]:
+                error.loc = ["body", date_field]
+            elif error.loc[:3] in (["body", "joins", 0], ["body", "leaves", 0]):
+                error.loc = ["body", *error.loc[3:]]
+            raise
 
     async def team_history(
         self, team_id: UUID, principal: Principal, offset: int, limit: int
