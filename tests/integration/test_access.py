@@ -230,13 +230,73 @@ def new_area(world: World, side: str) -> tuple[str, dict | None]:
     }
 
 
+# An officer of ward A cannot move its areas out of it, nor reach ward B's.
+MOVE = {**SCOPED_UPDATE, "officer": (422, 404), "tip_handler": (422, 404)}
+# An import naming another ward's group is refused whole (422), not partly hidden.
+IMPORT = {**SCOPED_UPDATE, "officer": (200, 422), "tip_handler": (200, 422)}
+
+
+def new_person(world: World, side: str) -> dict:
+    return {"full_name": "Người mới", "area_id": world.ids[side]["group"]}
+
+
+def new_team(world: World, side: str, size: int = 1) -> dict:
+    members = [{"full_name": "Tổ trưởng", "role": "leader"}]
+    members += [{"full_name": f"Tổ viên {n}"} for n in range(1, size)]
+    body = {"area_id": world.ids[side]["group"], "name": "Tổ", "kind": "mediation"}
+    return world.post("registry", "/teams", body | {"members": members})
+
+
+def leave_request(world: World, side: str) -> tuple[str, dict]:
+    team = new_team(world, side, size=2)
+    member = next(m for m in team["members"] if m["role"] == "member")
+    return f"/teams/{team['id']}/members/{member['person_id']}/leave", {"reason": "Chuyển đi"}
+
+
+def new_initiative(world: World, side: str) -> dict:
+    return {
+        "area_id": world.ids[side]["group"],
+        "name": "Camera an ninh",
+        "launched_on": "2024-01-01",
+    }
+
+
+def initiative_id(world: World, side: str, *, stopped: bool = False) -> str:
+    initiative = world.post("registry", "/initiatives", new_initiative(world, side))["id"]
+    if stopped:
+        response = world.admin.post(
+            world.url("registry", f"/initiatives/{initiative}/stop"),
+            json={"stopped_on": "2024-06-01", "reason": "Tạm dừng"},
+        )
+        assert response.status_code == 200, response.text
+    return initiative
+
+
+def new_camera(world: World, side: str) -> dict:
+    return {
+        "area_id": world.ids[side]["group"],
+        "location": "Ngõ 3",
+        "funding": "socialised",
+        "installed_on": "2024-05-01",
+    }
+
+
+def import_request(side: str) -> tuple[str, bytes]:
+    group = f"{WARD_A if side == OWN else WARD_B}-G1"
+    rows = [
+        "team_ref,area_code,team_name,kind,member_name,role",
+        f"T1,{group},Tổ nhập {uuid.uuid4().hex[:4]},mediation,Tổ trưởng,leader",
+    ]
+    return "/imports/teams", "\n".join(rows).encode()
+
+
 @dataclass
 class Case:
     service: str
     method: str
     path: str  # the OpenAPI path template
     expected: dict[str, tuple[int, int]]
-    request: Callable[[World, str], tuple[str, dict | None]]
+    request: Callable[[World, str], tuple[str, dict | bytes | None]]
     headers: Callable[[World, str], dict[str, str]] = lambda world, side: {}
 
 
@@ -265,6 +325,155 @@ REGISTRY_CASES = [
         SCOPED_READ,
         lambda w, s: (f"/teams/{w.ids[s]['team']}", None),
     ),
+    Case("registry", "GET", "/team-kinds", LIST_READ, lambda w, s: ("/team-kinds", None)),
+    Case("registry", "GET", "/areas", LIST_READ, lambda w, s: ("/areas", None)),
+    *(
+        Case(
+            "registry",
+            "GET",
+            f"/areas/{{area_id}}{suffix}",
+            SCOPED_READ,
+            lambda w, s, suffix=suffix: (f"/areas/{w.ids[s]['ward']}{suffix}", None),
+        )
+        for suffix in ("", "/descendants", "/summary")
+    ),
+    Case(
+        "registry",
+        "PATCH",
+        "/areas/{area_id}",
+        SCOPED_UPDATE,
+        lambda w, s: (f"/areas/{w.ids[s]['group']}", {"households": 120}),
+    ),
+    Case(
+        "registry",
+        "POST",
+        "/areas/{area_id}/move",
+        MOVE,
+        lambda w, s: (
+            f"/areas/{w.post('registry', *new_area(w, s))['id']}/move",
+            {"parent_id": w.ids[OTHER if s == OWN else OWN]["ward"]},
+        ),
+    ),
+    Case("registry", "POST", "/people", SCOPED_WRITE, lambda w, s: ("/people", new_person(w, s))),
+    Case("registry", "GET", "/people", LIST_READ, lambda w, s: ("/people", None)),
+    Case(
+        "registry",
+        "GET",
+        "/people/{person_id}",
+        SCOPED_READ,
+        lambda w, s: (f"/people/{w.post('registry', '/people', new_person(w, s))['id']}", None),
+    ),
+    Case("registry", "GET", "/teams", LIST_READ, lambda w, s: ("/teams", None)),
+    Case(
+        "registry",
+        "PATCH",
+        "/teams/{team_id}",
+        SCOPED_UPDATE,
+        lambda w, s: (f"/teams/{new_team(w, s)['id']}", {"name": "Tổ đổi tên"}),
+    ),
+    Case(
+        "registry",
+        "POST",
+        "/teams/{team_id}/dissolve",
+        SCOPED_UPDATE,
+        lambda w, s: (
+            f"/teams/{new_team(w, s)['id']}/dissolve",
+            {"dissolved_on": "2025-07-01", "reason": "Giải thể"},
+        ),
+    ),
+    Case(
+        "registry",
+        "GET",
+        "/teams/{team_id}/members",
+        SCOPED_READ,
+        lambda w, s: (f"/teams/{w.ids[s]['team']}/members", None),
+    ),
+    Case(
+        "registry",
+        "POST",
+        "/teams/{team_id}/members",
+        SCOPED_APPROVE,
+        lambda w, s: (f"/teams/{w.ids[s]['team']}/members", {"full_name": "Tổ viên mới"}),
+    ),
+    Case(
+        "registry",
+        "POST",
+        "/teams/{team_id}/members/{person_id}/leave",
+        SCOPED_UPDATE,
+        lambda w, s: leave_request(w, s),
+    ),
+    Case(
+        "registry",
+        "POST",
+        "/teams/{team_id}/roster",
+        SCOPED_UPDATE,
+        lambda w, s: (f"/teams/{w.ids[s]['team']}/roster", {"joins": [{"full_name": "Mới"}]}),
+    ),
+    Case(
+        "registry",
+        "POST",
+        "/initiatives",
+        SCOPED_WRITE,
+        lambda w, s: ("/initiatives", new_initiative(w, s)),
+    ),
+    Case("registry", "GET", "/initiatives", LIST_READ, lambda w, s: ("/initiatives", None)),
+    Case(
+        "registry",
+        "GET",
+        "/initiatives/{initiative_id}",
+        SCOPED_READ,
+        lambda w, s: (f"/initiatives/{initiative_id(w, s)}", None),
+    ),
+    Case(
+        "registry",
+        "POST",
+        "/initiatives/{initiative_id}/results",
+        SCOPED_APPROVE,
+        lambda w, s: (
+            f"/initiatives/{initiative_id(w, s)}/results",
+            {"recorded_on": "2025-01-01", "summary": "Giảm trộm cắp"},
+        ),
+    ),
+    Case(
+        "registry",
+        "POST",
+        "/initiatives/{initiative_id}/stop",
+        SCOPED_UPDATE,
+        lambda w, s: (
+            f"/initiatives/{initiative_id(w, s)}/stop",
+            {"stopped_on": "2025-06-01", "reason": "Hình thức"},
+        ),
+    ),
+    Case(
+        "registry",
+        "POST",
+        "/initiatives/{initiative_id}/relaunch",
+        SCOPED_UPDATE,
+        lambda w, s: (
+            f"/initiatives/{initiative_id(w, s, stopped=True)}/relaunch",
+            {"launched_on": "2025-09-01"},
+        ),
+    ),
+    Case("registry", "POST", "/cameras", SCOPED_WRITE, lambda w, s: ("/cameras", new_camera(w, s))),
+    Case("registry", "GET", "/cameras", LIST_READ, lambda w, s: ("/cameras", None)),
+    Case(
+        "registry",
+        "GET",
+        "/cameras/{camera_id}",
+        SCOPED_READ,
+        lambda w, s: (f"/cameras/{w.post('registry', '/cameras', new_camera(w, s))['id']}", None),
+    ),
+    Case(
+        "registry",
+        "POST",
+        "/cameras/{camera_id}/remove",
+        SCOPED_UPDATE,
+        lambda w, s: (
+            f"/cameras/{w.post('registry', '/cameras', new_camera(w, s))['id']}/remove",
+            {"removed_on": "2025-02-01", "reason": "Hỏng"},
+        ),
+    ),
+    Case("registry", "POST", "/imports/teams", IMPORT, lambda w, s: import_request(s)),
 ]
 
 REPORTING_CASES = [
@@ -322,7 +531,97 @@ REPORTING_CASES = [
         lambda w, s: (f"/tips/{w.ids[s]['tip_number']}", None),
         headers=lambda w, s: {"X-Tip-Secret": w.ids[s]["tip_secret"]},
     ),
+    Case("reporting", "GET", "/catalogue", LIST_READ, lambda w, s: ("/catalogue", None)),
+    Case(
+        "reporting",
+        "GET",
+        "/incidents",
+        SCOPED_READ,
+        lambda w, s: (f"/incidents?area_id={w.ids[s]['ward']}", None),
+    ),
+    Case(
+        "reporting",
+        "GET",
+        "/incidents.csv",
+        SCOPED_READ,
+        lambda w, s: (f"/incidents.csv?area_id={w.ids[s]['ward']}", None),
+    ),
+    Case(
+        "reporting",
+        "POST",
+        "/incidents/{incident_id}/duplicate-of",
+        SCOPED_UPDATE,
+        lambda w, s: (
+            f"/incidents/{w.incident(s)}/duplicate-of",
+            {"duplicate_of": w.incident(s), "reason": "Cùng một vụ"},
+        ),
+    ),
+    Case(
+        "reporting",
+        "POST",
+        "/activities",
+        SCOPED_WRITE,
+        lambda w, s: ("/activities", activity_body(w.ids[s]["group"], w.ids[s]["team"])),
+    ),
+    Case(
+        "reporting",
+        "GET",
+        "/activities",
+        SCOPED_READ,
+        lambda w, s: (f"/activities?area_id={w.ids[s]['ward']}", None),
+    ),
+    Case(
+        "reporting",
+        "GET",
+        "/activities.csv",
+        SCOPED_READ,
+        lambda w, s: (f"/activities.csv?area_id={w.ids[s]['ward']}", None),
+    ),
+    Case(
+        "reporting",
+        "GET",
+        "/activities/{activity_id}",
+        SCOPED_READ,
+        lambda w, s: (
+            "/activities/"
+            + w.post(
+                "reporting", "/activities", activity_body(w.ids[s]["group"], w.ids[s]["team"])
+            )["id"],
+            None,
+        ),
+    ),
+    Case(
+        "reporting",
+        "GET",
+        "/statistics",
+        SCOPED_READ,
+        lambda w, s: (
+            f"/statistics?area_id={w.ids[s]['ward']}&from=2020-01-01&to=2030-12-31",
+            None,
+        ),
+    ),
+    Case(
+        "reporting",
+        "GET",
+        "/statistics.csv",
+        SCOPED_READ,
+        lambda w, s: (
+            f"/statistics.csv?area_id={w.ids[s]['ward']}&from=2020-01-01&to=2030-12-31",
+            None,
+        ),
+    ),
 ]
+
+
+def activity_body(area: str, team: str) -> dict[str, Any]:
+    return {
+        "area_id": area,
+        "activity_type": "patrol",
+        "occurred_on": (datetime.now(UTC) - timedelta(days=1)).date().isoformat(),
+        "measures": [{"item": "patrols", "quantity": 1}, {"item": "participants", "quantity": 4}],
+        "team_ids": [team],
+    }
+
 
 AWARDS_CASES = [
     Case(
@@ -379,7 +678,8 @@ def test_access_matrix(world: World, case: Case, caller: str) -> None:
         response = httpx.request(
             case.method,
             world.url(case.service, path),
-            json=body,
+            json=None if isinstance(body, bytes) else body,
+            content=body if isinstance(body, bytes) else None,
             headers={**TOKENS[caller], **case.headers(world, side)},
             timeout=15,
         )

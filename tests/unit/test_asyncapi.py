@@ -10,21 +10,54 @@ from tests.support import running_app, unit_settings
 
 EXPECTED = {
     "registry": (
-        {"area_registered", "team_registered", "member_joined"},
-        {"award_granted"},
-    ),
-    "reporting": (
-        {"incident_reported", "incident_status_changed"},
-        {"area_registered", "team_registered"},
-    ),
-    "awards": (
-        {"award_granted"},
         {
             "area_registered",
+            "area_updated",
+            "area_moved",
             "team_registered",
+            "team_updated",
+            "team_dissolved",
             "member_joined",
+            "member_left",
+            "initiative_launched",
+            "initiative_stopped",
+            "camera_installed",
+            "camera_removed",
+        },
+        {"award_granted", "award_revoked"},
+    ),
+    "reporting": (
+        {"incident_reported", "incident_status_changed", "incident_linked", "activity_logged"},
+        {
+            "area_registered",
+            "area_updated",
+            "area_moved",
+            "team_registered",
+            "team_updated",
+            "team_dissolved",
+        },
+    ),
+    "awards": (
+        {
+            "nomination_created",
+            "nomination_decided",
+            "award_granted",
+            "award_revoked",
+            "certification_decided",
+        },
+        {
+            "area_registered",
+            "area_updated",
+            "area_moved",
+            "team_registered",
+            "team_updated",
+            "team_dissolved",
+            "member_joined",
+            "member_left",
             "incident_reported",
             "incident_status_changed",
+            "incident_linked",
+            "activity_logged",
         },
     ),
 }
