@@ -12,6 +12,7 @@ import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import uuid4
 
 from pydantic import ValidationError
 from sqlmodel import col, select
@@ -111,6 +112,9 @@ class TeamImporter:
         done = imported_teams = imported_members = 0
         skipped: set[int] = set()
         async with transaction(self.service.sessions) as session:
+            # The import is audited as a whole; written first, it also opens the database
+            # transaction, so each team's savepoint nests inside it (SQLite included).
+            await self.service.audit.record(session, principal, "import_teams", "import", uuid4())
             codes = await self._area_ids(session, rows)
             for team in teams:
                 done += 1
