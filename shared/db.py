@@ -22,10 +22,13 @@ def shared_table(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
     return existing if existing is not None else Table(name, metadata, *columns)
 
 
-async def execute(session: AsyncSession, statement: Executable) -> Result[Any]:
-    """Run a Core statement in the session's transaction (outbox, inbox, raw counters)."""
+async def execute(
+    session: AsyncSession, statement: Executable, rows: list[dict[str, Any]] | None = None
+) -> Result[Any]:
+    """Run a Core statement in the session's transaction (outbox, inbox, raw counters),
+    for each of ``rows`` when given (one batched statement where the database allows)."""
     connection = await session.connection()
-    return await connection.execute(statement)
+    return await connection.execute(statement, rows)
 
 
 def create_engine(url: str) -> AsyncEngine:

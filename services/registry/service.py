@@ -69,6 +69,7 @@ from services.registry.rules import (
 )
 from services.registry.tallies import (
     CAMERAS,
+    EVERY_KIND,
     INITIATIVES,
     Tallies,
     ancestors,
@@ -435,8 +436,10 @@ class RegistryService:
                 f"unknown team kind {kind!r}; one of {', '.join(self.team_kinds)}", loc
             )
 
-    async def _rule(self, session: AsyncSession, area_id: UUID, kind: str) -> EffectiveRule:
-        chain = await ancestors(session, area_id)
+    async def _rule(
+        self, session: AsyncSession, area_id: UUID, kind: str, chain: list[UUID] | None = None
+    ) -> EffectiveRule:
+        chain = chain or await ancestors(session, area_id)
         province = await session.exec(
             select(Area.code).where(col(Area.id).in_(chain), Area.level == AreaLevel.PROVINCE)
         )
@@ -528,8 +531,10 @@ class RegistryService:
                 )
             )
         await session.flush()
+        await self.tallies.present_many(
+            session, self._presence(chain, team.kind, [join.person.id for join in joins], 1)
+        )
         for join in joins:
-            await self.tallies.present(session, chain, join.person.id, team.kind, 1)
             await self.outbox.add(
                 session,
                 MemberJoined(
@@ -562,7 +567,8 @@ class RegistryService:
         joins = await self._resolve_joins(
             session, principal, area.id, command.members, today, [*loc, "members"]
         )
-        rule = await self._rule(session, area.id, command.kind)
+        chain = await ancestors(session, area.id)
+        rule = await self._rule(session, area.id, command.kind, chain)
         check_roster(rule, [self._entry(join) for join in joins], [*loc, "members"])
         decision = command.founding_decision
         team = Team(
@@ -578,7 +584,6 @@ class RegistryService:
         await session.flush()
         for area_id in covered:
             session.add(TeamCoverage(team_id=team.id, area_id=area_id))
-        chain = await ancestors(session, area.id)
         await self.tallies.add(session, chain, teams_key(team.kind), 1)
         await self.audit.record(session, principal, "register_team", "team", team.id, area.id)
         await self.outbox.add(
@@ -596,6 +601,17 @@ class RegistryService:
         )
         await self._apply_joins(session, team, chain, joins)
         return team
+
+    @staticmethod
+    def _presence(
+        chain: list[UUID], kind: str, people: Sequence[UUID], delta: int
+    ) -> dict[tuple[UUID, str, UUID], int]:
+        return {
+            (area, key, person): delta
+            for person in people
+            for area in chain
+            for key in (EVERY_KIND, kind)
+        }
 
     @staticmethod
     def _entry(join: Join) -> RosterEntry:
@@ -700,13 +716,12 @@ class RegistryService:
                 check_roster(rule, list(roster.values()), ["body", "kind"])
                 await self.tallies.add(session, chain, teams_key(team.kind), -1)
                 await self.tallies.add(session, chain, teams_key(command.kind), 1)
-                for membership in memberships:
-                    await self.tallies.present_key(
-                        session, chain, membership.person_id, team.kind, -1
-                    )
-                    await self.tallies.present_key(
-                        session, chain, membership.person_id, command.kind, 1
-                    )
+                people = [membership.person_id for membership in memberships]
+                await self.tallies.present_many(
+                    session,
+                    {(area, team.kind, person): -1 for person in people for area in chain}
+                    | {(area, command.kind, person): 1 for person in people for area in chain},
+                )
                 team.kind = command.kind
             if command.covered_area_ids is not None:
                 covered = await self._coverage(
@@ -760,10 +775,14 @@ class RegistryService:
                 )
             chain = await ancestors(session, team.area_id)
             team.version += 1
-            for membership in await self._active_memberships(session, team.id):
+            ending = await self._active_memberships(session, team.id)
+            for membership in ending:
                 await self._end_membership(
                     session, team, chain, membership, command.dissolved_on, "team dissolved"
                 )
+            await self.tallies.present_many(
+                session, self._presence(chain, team.kind, [m.person_id for m in ending], -1)
+            )
             await self.tallies.add(session, chain, teams_key(team.kind), -1)
             team.status = TeamStatus.DISSOLVED
             team.dissolved_on = command.dissolved_on
@@ -794,14 +813,11 @@ class RegistryService:
         membership: Membership,
         left_on: date,
         reason: str,
-        *,
-        still_serving: bool = False,
     ) -> None:
+        """Close a membership and publish member_left; the caller updates presence."""
         membership.left_on = left_on
         membership.left_reason = reason
         session.add(membership)
-        if not still_serving:
-            await self.tallies.present(session, chain, membership.person_id, team.kind, -1)
         await self.outbox.add(
             session,
             MemberLeft(
@@ -876,6 +892,9 @@ class RegistryService:
                 await self._end_membership(
                     session, team, chain, membership, effective_on, command.reason
                 )
+            await self.tallies.present_many(
+                session, self._presence(chain, team.kind, [m.person_id for m in leaving], -1)
+            )
             for membership, role in promoted:
                 # A role change ends the old membership and starts one in the new role; the
                 # person keeps serving, so the distinct-member counters do not move.
@@ -886,7 +905,6 @@ class RegistryService:
                     membership,
                     effective_on,
                     f"role changed to {role.value}",
-                    still_serving=True,
                 )
                 await session.flush()
                 session.add(

@@ -57,24 +57,35 @@ def _insert(session: AsyncSession) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+PresenceChange = tuple[UUID, str, UUID]  # area, key, person
+
+
 class Tallies:
-    """The only code that changes ``AreaTally`` and ``AreaPresence``."""
+    """The only code that changes ``AreaTally`` and ``AreaPresence``. Changes are applied
+    in batches (one upsert for many rows), so a team of thirty costs a few statements."""
 
     async def add(self, session: AsyncSession, area_ids: list[UUID], key: str, delta: int) -> None:
         """Add ``delta`` to counter ``key`` of each of ``area_ids`` (one area's ancestors)."""
-        if delta == 0:
+        await self.add_many(session, {(area_id, key): delta for area_id in area_ids})
+
+    async def add_many(self, session: AsyncSession, deltas: dict[tuple[UUID, str], int]) -> None:
+        rows = [
+            {"area_id": area_id, "key": key, "value": delta}
+            for (area_id, key), delta in deltas.items()
+            if delta
+        ]
+        if not rows:
             return
         table = AreaTally.__table__  # type: ignore[attr-defined]
-        insert = _insert(session)
-        for area_id in area_ids:
-            statement = insert(table).values(area_id=area_id, key=key, value=delta)
-            await execute(
-                session,
-                statement.on_conflict_do_update(
-                    index_elements=["area_id", "key"],
-                    set_={"value": table.c.value + statement.excluded.value},
-                ),
-            )
+        statement = _insert(session)(table)
+        await execute(
+            session,
+            statement.on_conflict_do_update(
+                index_elements=["area_id", "key"],
+                set_={"value": table.c.value + statement.excluded.value},
+            ),
+            rows,
+        )
 
     async def present(
         self,
@@ -86,8 +97,58 @@ class Tallies:
     ) -> None:
         """A person gained (``delta`` > 0) or lost active memberships on a team of ``kind``
         in each of ``area_ids``; distinct-member counters follow."""
-        for key in (EVERY_KIND, kind):
-            await self.present_key(session, area_ids, person_id, key, delta)
+        await self.present_many(
+            session,
+            {
+                (area_id, key, person_id): delta
+                for area_id in area_ids
+                for key in (EVERY_KIND, kind)
+            },
+        )
+
+    async def present_key(
+        self, session: AsyncSession, area_ids: list[UUID], person_id: UUID, key: str, delta: int
+    ) -> None:
+        await self.present_many(session, {(area_id, key, person_id): delta for area_id in area_ids})
+
+    async def present_many(self, session: AsyncSession, deltas: dict[PresenceChange, int]) -> None:
+        """Apply presence changes; a person's first membership in an area (0 → n) adds
+        one to its distinct-member counter, their last (n → 0) takes one off."""
+        rows = [
+            {"area_id": area, "key": key, "person_id": person, "memberships": delta}
+            for (area, key, person), delta in deltas.items()
+            if delta
+        ]
+        if not rows:
+            return
+        table = AreaPresence.__table__  # type: ignore[attr-defined]
+        statement = _insert(session)(table)
+        result = await execute(
+            session,
+            statement.on_conflict_do_update(
+                index_elements=["area_id", "key", "person_id"],
+                set_={"memberships": table.c.memberships + statement.excluded.memberships},
+            ).returning(table.c.area_id, table.c.key, table.c.person_id, table.c.memberships),
+            rows,
+        )
+        distinct: dict[tuple[UUID, str], int] = defaultdict(int)
+        emptied: set[UUID] = set()
+        for row in result.all():
+            area, key, person, now = row.area_id, row.key, row.person_id, row.memberships
+            delta = deltas[(area, key, person)]
+            if now < 0:
+                raise RuntimeError(f"negative presence of {person} in {area}")
+            if now == 0:
+                distinct[(area, members_key(key))] -= 1
+                emptied.add(area)
+            elif now == delta and delta > 0:
+                distinct[(area, members_key(key))] += 1
+        if emptied:
+            await execute(
+                session,
+                delete(table).where(table.c.memberships == 0, table.c.area_id.in_(emptied)),
+            )
+        await self.add_many(session, distinct)
 
     async def move_subtree(
         self, session: AsyncSession, root_id: UUID, leaving: list[UUID], joining: list[UUID]
@@ -109,48 +170,22 @@ class Tallies:
                 )
             )
         ).all()
+        moved: dict[tuple[UUID, str], int] = {}
         for key, value in tallies:
             if key.startswith("members"):
                 continue  # distinct people follow from presence below
-            await self.add(session, leaving, key, -value)
-            await self.add(session, joining, key, value)
-        for key, person_id, memberships in presence:
-            await self.present_key(session, leaving, person_id, key, -memberships)
-            await self.present_key(session, joining, person_id, key, memberships)
-
-    async def present_key(
-        self, session: AsyncSession, area_ids: list[UUID], person_id: UUID, key: str, delta: int
-    ) -> None:
-        if not area_ids or delta == 0:
-            return
-        table = AreaPresence.__table__  # type: ignore[attr-defined]
-        insert = _insert(session)
-        for area_id in area_ids:
-            statement = insert(table).values(
-                area_id=area_id, key=key, person_id=person_id, memberships=delta
-            )
-            result = await execute(
+            moved |= {(area, key): -value for area in leaving}
+            moved |= {(area, key): value for area in joining}
+        await self.add_many(session, moved)
+        for areas, sign in ((leaving, -1), (joining, 1)):
+            await self.present_many(
                 session,
-                statement.on_conflict_do_update(
-                    index_elements=["area_id", "key", "person_id"],
-                    set_={"memberships": table.c.memberships + statement.excluded.memberships},
-                ).returning(table.c.memberships),
+                {
+                    (area, key, person): sign * memberships
+                    for key, person, memberships in presence
+                    for area in areas
+                },
             )
-            now = result.scalar_one()
-            if now < 0:
-                raise RuntimeError(f"negative presence of {person_id} in {area_id}")
-            if now == 0:
-                await execute(
-                    session,
-                    delete(table).where(
-                        table.c.area_id == area_id,
-                        table.c.key == key,
-                        table.c.person_id == person_id,
-                    ),
-                )
-                await self.add(session, [area_id], members_key(key), -1)
-            elif now == delta and delta > 0:
-                await self.add(session, [area_id], members_key(key), 1)
 
     async def read(self, session: AsyncSession, area_id: UUID) -> dict[str, int]:
         rows = await session.exec(
