@@ -1,51 +1,158 @@
 """Awards composition root: settings, database, broker, routes, handlers, metrics."""
 
+from typing import Any
+
 from fastapi import FastAPI
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from services.awards.api import create_router
+from services.awards.catalogue import (
+    DEFAULT_AUTHORITIES,
+    DEFAULT_AWARD_FORMS,
+    DEFAULT_CRITERIA,
+    DEFAULT_SCORE_RULES,
+    DEFAULT_THRESHOLDS,
+    Authority,
+    AwardForm,
+    Campaign,
+    Catalogue,
+    Criterion,
+    ScoreRule,
+    SuggestionThreshold,
+)
+from services.awards.certification import Certifications
 from services.awards.handlers import register_handlers
-from services.awards.models import AwardsTable
+from services.awards.models import AwardsTable, KnownArea
+from services.awards.periods import Granularity
+from services.awards.readmodels import ReadModels
+from services.awards.reports import AwardsReports
+from services.awards.scoring import Scoring
 from services.awards.service import AwardsMetrics, AwardsService
-from shared.events import AwardGranted
+from shared.events import (
+    AwardGranted,
+    AwardRevoked,
+    CertificationDecided,
+    IntegrationEvent,
+    NominationCreated,
+    NominationDecided,
+)
 from shared.runtime import ServiceRuntime
+from shared.scope import AreaScope
 from shared.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
     service_name: str = "awards"
     port: int = 8003
-    award_forms: list[str] = Field(default_factory=lambda: ["giay_khen", "bang_khen"])
-    # Issuing authorities and their level are configuration: the district level ended in
-    # mid-2025 but old records keep it.
-    authority_levels: dict[str, str] = Field(
-        default_factory=lambda: {
-            "ward_committee": "ward",
-            "commune_committee": "ward",
-            "district_committee": "district",
-            "city_police": "province",
-            "provincial_police": "province",
-            "provincial_committee": "province",
-            "ministry_of_public_security": "national",
-        }
+    # The catalogue (JSON in ANTT_AWARD_FORMS, ANTT_AUTHORITIES, ANTT_AWARD_CAMPAIGNS).
+    award_forms: dict[str, AwardForm] = Field(default_factory=lambda: dict(DEFAULT_AWARD_FORMS))
+    # Issuing authorities, highest first: the district level ended in mid-2025 but old
+    # records keep it.
+    authorities: dict[str, Authority] = Field(default_factory=lambda: dict(DEFAULT_AUTHORITIES))
+    # Before the catalogue: authority → level only. When set it replaces the authority
+    # list (each keeps its default name and forms if it has one, else may give any form).
+    authority_levels: dict[str, str] | None = None
+    award_campaigns: dict[str, Campaign] = Field(default_factory=dict)
+    # Emulation scores (ANTT_SCORE_RULES, ANTT_SUGGESTION_THRESHOLDS, ANTT_SCORE_PERIOD).
+    score_rules: list[ScoreRule] = Field(default_factory=lambda: list(DEFAULT_SCORE_RULES))
+    suggestion_thresholds: list[SuggestionThreshold] = Field(
+        default_factory=lambda: list(DEFAULT_THRESHOLDS)
     )
+    score_period: Granularity = "year"
+    # Safe-area certification (ANTT_CERTIFICATION_CRITERIA).
+    certification_criteria: list[Criterion] = Field(default_factory=lambda: list(DEFAULT_CRITERIA))
+
+    @field_validator("award_forms", mode="before")
+    @classmethod
+    def _forms_from_codes(cls, value: Any) -> Any:
+        # ANTT_AWARD_FORMS was once a list of codes: each code is its own name.
+        if isinstance(value, list):
+            return {code: {"name_vi": code, "name_en": code} for code in value}
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Settings":
+        if self.authority_levels is not None:
+            defaults = {**DEFAULT_AUTHORITIES, **self.authorities}
+            self.authorities = {
+                code: Authority(
+                    name=defaults[code].name if code in defaults else code,
+                    level=level,
+                    forms=defaults[code].forms if code in defaults else list(self.award_forms),
+                )
+                for code, level in self.authority_levels.items()
+            }
+        if "suggestion_thresholds" not in self.model_fields_set:
+            # The default thresholds may name authorities the former list lacks.
+            self.suggestion_thresholds = [
+                t
+                for t in self.suggestion_thresholds
+                if t.award_form in getattr(self.authorities.get(t.authority), "forms", [])
+            ]
+        for code, authority in self.authorities.items():
+            unknown = [form for form in authority.forms if form not in self.award_forms]
+            if unknown:
+                raise ValueError(f"authority {code} gives unknown award forms {unknown}")
+        for threshold in self.suggestion_thresholds:
+            giver = self.authorities.get(threshold.authority)
+            if giver is None or threshold.award_form not in giver.forms:
+                raise ValueError(
+                    f"suggestion threshold {threshold.points}: {threshold.authority} does not "
+                    f"give {threshold.award_form}"
+                )
+        for name, codes in (
+            ("score rule", [rule.code for rule in self.score_rules]),
+            ("certification criterion", [c.code for c in self.certification_criteria]),
+        ):
+            if len(set(codes)) != len(codes):
+                raise ValueError(f"{name} codes must be unique: {codes}")
+        return self
+
+
+PUBLISHES: list[type[IntegrationEvent]] = [
+    NominationCreated,
+    NominationDecided,
+    AwardGranted,
+    AwardRevoked,
+    CertificationDecided,
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, metadata=AwardsTable.metadata, publishes=[AwardGranted])
+    runtime = ServiceRuntime(settings, metadata=AwardsTable.metadata, publishes=PUBLISHES)
+    catalogue = Catalogue(settings.award_forms, settings.authorities, settings.award_campaigns)
+    scope = AreaScope(KnownArea)
+    read_models = ReadModels()
+    scoring = Scoring(
+        runtime.sessions,
+        settings.score_rules,
+        settings.suggestion_thresholds,
+        settings.score_period,
+        read_models,
+        scope,
+    )
     service = AwardsService(
         runtime.sessions,
         runtime.outbox,
         runtime.audit,
-        settings.award_forms,
-        AwardsMetrics(runtime.registry, settings.authority_levels),
+        catalogue,
+        AwardsMetrics(runtime.registry),
+        read_models,
+        scoring,
+        scope,
     )
+    certifications = Certifications(
+        runtime.sessions, runtime.outbox, runtime.audit, settings.certification_criteria, scope
+    )
+    reports = AwardsReports(runtime.sessions, catalogue, scope)
     register_handlers(runtime.consumer, service)
+    runtime.every(settings.metrics_refresh_seconds, service.refresh_gauges, name="awards-gauges")
     app = runtime.create_app(
         title="ANTT awards",
-        description="Nominations and awards, and the contributions behind them.",
-        routers=[create_router(service, runtime)],
+        description="Nominations and awards, emulation scores and suggestions, safe-area "
+        "certification, and campaign reports.",
+        routers=[create_router(service, reports, certifications, runtime)],
     )
     app.state.service = service
     return app

@@ -1,0 +1,224 @@
+"""Awards' local copies of registry's and reporting's aggregates, kept from their events.
+
+Each copy follows the shared rule (``apply_if_newer``): an event older than what is held
+changes nothing, so redeliveries and out-of-order arrivals are harmless."""
+
+import uuid
+from uuid import UUID
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.awards.models import (
+    KnownArea,
+    KnownMembership,
+    KnownPerson,
+    KnownTeam,
+    TeamContribution,
+    TrackedActivity,
+    TrackedIncident,
+)
+from shared.events import (
+    ActivityLogged,
+    AreaMoved,
+    AreaRegistered,
+    AreaUpdated,
+    IncidentLinked,
+    IncidentReported,
+    IncidentStatus,
+    IncidentStatusChanged,
+    MemberJoined,
+    MemberLeft,
+    TeamDissolved,
+    TeamRegistered,
+    TeamUpdated,
+)
+from shared.read_models import apply_if_newer
+
+MEMBERSHIP_NAMESPACE = uuid.UUID("0b7e3f0e-7a52-4d63-9d0c-6f1f0a3c2b11")
+
+
+def membership_id(team_id: UUID, person_id: UUID, role: str) -> UUID:
+    return uuid.uuid5(MEMBERSHIP_NAMESPACE, f"{team_id}:{person_id}:{role}")
+
+
+class ReadModels:
+    # --- areas: name and households follow `version`, the parent `parent_version` -------
+
+    async def area_registered(self, session: AsyncSession, event: AreaRegistered) -> None:
+        values = {
+            "code": event.code,
+            "name": event.name,
+            "level": event.level.value,
+            "households": event.households,
+        }
+        await apply_if_newer(session, KnownArea, event.area_id, event.aggregate_version, values)
+        await self._reparent(session, event.area_id, event.parent_id, event.aggregate_version)
+
+    async def area_updated(self, session: AsyncSession, event: AreaUpdated) -> None:
+        values = {"code": event.code, "name": event.name, "households": event.households}
+        await apply_if_newer(session, KnownArea, event.area_id, event.aggregate_version, values)
+
+    async def area_moved(self, session: AsyncSession, event: AreaMoved) -> None:
+        if await session.get(KnownArea, event.area_id) is None:
+            # Moved before we heard of it: hold the parent; the registration fills the rest.
+            session.add(KnownArea(id=event.area_id, code=event.code, name=event.code, version=0))
+        await self._reparent(session, event.area_id, event.to_parent_id, event.aggregate_version)
+
+    async def _reparent(
+        self, session: AsyncSession, area_id: UUID, parent_id: UUID | None, version: int
+    ) -> None:
+        area = await session.get(KnownArea, area_id)
+        if area is not None and area.parent_version < version:
+            area.parent_id = parent_id
+            area.parent_version = version
+            session.add(area)
+
+    # --- teams and their members -------------------------------------------------------
+
+    async def team_registered(
+        self, session: AsyncSession, event: TeamRegistered | TeamUpdated
+    ) -> None:
+        values = {
+            "area_id": event.area_id,
+            "name": event.name,
+            "kind": event.kind,
+            "founded_on": event.founded_on,
+        }
+        await apply_if_newer(session, KnownTeam, event.team_id, event.aggregate_version, values)
+
+    async def team_dissolved(self, session: AsyncSession, event: TeamDissolved) -> None:
+        team = await session.get(KnownTeam, event.team_id)
+        if team is None:
+            # Dissolved before we heard of it: the registration (an older version) fills
+            # the name in later and leaves the dissolution alone.
+            team = KnownTeam(id=event.team_id, area_id=event.area_id, name="", version=0)
+        team.dissolved_on = event.dissolved_on
+        session.add(team)
+
+    async def member_joined(self, session: AsyncSession, event: MemberJoined) -> None:
+        person = await session.get(KnownPerson, event.person_id)
+        person = person or KnownPerson(
+            id=event.person_id, area_id=event.area_id, full_name=event.full_name
+        )
+        person.sqlmodel_update({"area_id": event.area_id, "full_name": event.full_name})
+        session.add(person)
+        await self._membership(session, event.team_id, event.person_id, event, active=True)
+
+    async def member_left(self, session: AsyncSession, event: MemberLeft) -> None:
+        await self._membership(session, event.team_id, event.person_id, event, active=False)
+
+    async def _membership(
+        self,
+        session: AsyncSession,
+        team_id: UUID,
+        person_id: UUID,
+        event: MemberJoined | MemberLeft,
+        active: bool,
+    ) -> None:
+        values = {"team_id": team_id, "person_id": person_id, "role": event.role, "active": active}
+        key = membership_id(team_id, person_id, event.role)
+        await apply_if_newer(session, KnownMembership, key, event.aggregate_version, values)
+
+    async def active_members(self, session: AsyncSession, team_ids: list[UUID]) -> set[UUID]:
+        rows = await session.exec(
+            select(KnownMembership.person_id).where(
+                col(KnownMembership.team_id).in_(team_ids), col(KnownMembership.active)
+            )
+        )
+        return set(rows.all())
+
+    # --- incidents and activities ------------------------------------------------------
+
+    async def incident_reported(self, session: AsyncSession, event: IncidentReported) -> None:
+        tracked = await session.get(TrackedIncident, event.incident_id)
+        if tracked is None:
+            tracked = TrackedIncident(
+                id=event.incident_id,
+                area_id=event.area_id,
+                category=event.category,
+                status=event.status,
+                version=event.aggregate_version,
+            )
+        elif tracked.version < event.aggregate_version:
+            tracked.status = event.status
+            tracked.version = event.aggregate_version
+        tracked.occurred_at = event.occurred_at
+        tracked.source = event.source.value
+        tracked.category_group = event.category_group or tracked.category_group
+        if not tracked.credited_team_ids:
+            tracked.credited_team_ids = [str(team) for team in event.credited_team_ids]
+        session.add(tracked)
+
+    async def incident_status_changed(
+        self, session: AsyncSession, event: IncidentStatusChanged
+    ) -> tuple[TrackedIncident, bool]:
+        """The incident as now known, and whether this event made it newly resolved for
+        the contributions count (a duplicate never counts)."""
+        tracked = await session.get(TrackedIncident, event.incident_id)
+        if tracked is None:
+            tracked = TrackedIncident(
+                id=event.incident_id,
+                area_id=event.area_id,
+                category=event.category,
+                status=event.to_status,
+                version=event.aggregate_version,
+            )
+        elif tracked.version < event.aggregate_version:
+            tracked.status = event.to_status
+            tracked.version = event.aggregate_version
+            tracked.area_id = event.area_id
+            tracked.category = event.category
+        if event.occurred_at is not None:
+            tracked.occurred_at = event.occurred_at
+        if event.source is not None:
+            tracked.source = event.source.value
+        tracked.category_group = event.category_group or tracked.category_group
+        if event.credited_team_ids and tracked.version <= event.aggregate_version:
+            tracked.credited_team_ids = [str(team) for team in event.credited_team_ids]
+        session.add(tracked)
+        counts = event.to_status is IncidentStatus.RESOLVED and tracked.duplicate_of is None
+        if counts:
+            await self._add_resolutions(session, event.credited_team_ids, +1)
+        return tracked, counts
+
+    async def incident_linked(self, session: AsyncSession, event: IncidentLinked) -> bool:
+        """Mark the duplicate; True if this link is new (its counts must be taken back)."""
+        tracked = await session.get(TrackedIncident, event.incident_id)
+        if tracked is None:
+            tracked = TrackedIncident(
+                id=event.incident_id,
+                area_id=event.area_id,
+                category=event.category,
+                status=IncidentStatus.REPORTED,
+                version=0,
+            )
+        if tracked.duplicate_of is not None:
+            return False
+        tracked.duplicate_of = event.duplicate_of
+        session.add(tracked)
+        if tracked.status is IncidentStatus.RESOLVED:
+            teams = [UUID(team) for team in tracked.credited_team_ids]
+            await self._add_resolutions(session, teams, -1)
+        return True
+
+    async def _add_resolutions(self, session: AsyncSession, teams: list[UUID], step: int) -> None:
+        for team_id in teams:
+            contribution = await session.get(TeamContribution, team_id)
+            contribution = contribution or TeamContribution(team_id=team_id)
+            contribution.resolved_incidents = max(0, contribution.resolved_incidents + step)
+            session.add(contribution)
+
+    async def activity_logged(self, session: AsyncSession, event: ActivityLogged) -> bool:
+        """Store the activity; True if it is new or newer than the copy held."""
+        values = {
+            "area_id": event.area_id,
+            "activity_type": event.activity_type,
+            "occurred_on": event.occurred_on,
+            "outcome": event.outcome,
+            "measures": [measure.model_dump(mode="json") for measure in event.measures],
+            "team_ids": [str(team) for team in event.team_ids],
+        }
+        return await apply_if_newer(
+            session, TrackedActivity, event.activity_id, event.aggregate_version, values
+        )

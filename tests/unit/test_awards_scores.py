@@ -1,0 +1,193 @@
+"""Emulation scores from consumed events, the leaderboard, and suggested nominations that an
+officer accepts or dismisses (never granted by themselves)."""
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from services.awards.models import Nomination, Suggestion
+from services.awards.periods import today
+from shared.auth import Role
+from shared.events import (
+    ActivityLogged,
+    ActivityMeasure,
+    IncidentLinked,
+    IncidentSource,
+)
+from tests.support import bearer, publish_event
+from tests.unit.test_awards import (
+    GROUP,
+    OFFICER,
+    OTHER_WARD,
+    PERSON_ID,
+    TEAM_ID,
+    WARD,
+    count_rows,
+    outbox,
+    report_incident,
+    resolved,
+)
+from tests.unit.test_awards import (
+    awards as awards,
+)
+
+OTHER_OFFICER = bearer(Role.OFFICER, "HN-TH-NT")
+
+
+async def solve(broker, **fields) -> uuid.UUID:
+    incident = await report_incident(broker, **fields)
+    await publish_event(broker, resolved(incident))
+    return incident
+
+
+async def points(client, subject, subject_id, **headers) -> int:
+    response = await client.get(f"/scores/{subject}/{subject_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()["points"]
+
+
+def activity(kind, *measures, outcome=None, teams=(TEAM_ID,), area=GROUP):
+    return ActivityLogged(
+        activity_id=uuid.uuid4(),
+        area_id=area,
+        activity_type=kind,
+        occurred_on=date.today(),
+        measures=[ActivityMeasure(item=i, unit=u, quantity=Decimal(q)) for i, u, q in measures],
+        outcome=outcome,
+        team_ids=list(teams),
+        aggregate_version=1,
+    )
+
+
+async def test_a_solved_incident_scores_for_its_team_members_and_area(awards):
+    client, runtime = awards
+    incident = await report_incident(runtime.broker, source=IncidentSource.RESIDENT_TIP)
+    event = resolved(incident)
+    await publish_event(runtime.broker, event)
+    # reporting publishing the same resolution again (a new event id) scores nothing more
+    await publish_event(runtime.broker, event)
+    assert await points(client, "team", TEAM_ID) == 10
+    assert await points(client, "person", PERSON_ID) == 2
+    assert await points(client, "area", GROUP) == 5  # the tip came from the residents
+    score = (await client.get(f"/scores/team/{TEAM_ID}")).json()
+    assert score["period"] == str(today().year)
+    assert [(e["rule"], e["points"], e["source_id"]) for e in score["entries"]] == [
+        ("incident_solved", 10, str(incident))
+    ]
+    assert (await client.get(f"/scores/team/{TEAM_ID}?period=2019")).json()["points"] == 0
+
+    board = (await client.get("/leaderboard", params={"area_id": str(WARD)})).json()
+    assert [(r["rank"], r["subject"], r["name"], r["points"]) for r in board["rows"]] == [
+        (1, "team", "Tổ ANTT tổ dân phố số 3", 10),
+        (2, "area", "Tổ dân phố số 3", 5),
+        (3, "person", "Nguyễn Chu Thực", 2),
+    ]
+    teams = await client.get("/leaderboard", params={"area_id": str(WARD), "subject": "team"})
+    assert [r["subject"] for r in teams.json()["rows"]] == ["team"]
+    elsewhere = await client.get("/leaderboard", params={"area_id": str(OTHER_WARD)})
+    assert elsewhere.json()["rows"] == []
+
+    # Scopes: another ward's officer sees neither the score nor this ward's leaderboard.
+    response = await client.get(f"/scores/team/{TEAM_ID}", headers=OTHER_OFFICER)
+    assert response.status_code == 404
+    response = await client.get("/leaderboard?area_id=" + str(WARD), headers=OTHER_OFFICER)
+    assert response.status_code == 404
+    assert (await client.get(f"/scores/team/{TEAM_ID}?period=2023-13")).status_code == 422
+    assert (await client.get(f"/scores/team/{TEAM_ID}?period=2023-Q3")).status_code == 200
+
+
+async def test_activities_score_by_their_measures(awards):
+    client, runtime = awards
+    for event in (
+        activity("outreach", ("sessions", "count", "2"), ("people_reached", "people", "250")),
+        activity("mediation", ("cases", "count", "1"), outcome="successful"),
+        activity("mediation", ("cases", "count", "1"), outcome="unsuccessful"),
+        activity("patrol", ("patrols", "count", "3"), ("participants", "people", "12")),
+        activity("household_pledge", ("households", "households", "120"), teams=()),
+    ):
+        await publish_event(runtime.broker, event)
+    # outreach 250 people: 2 (per 100); mediation: 10; patrols: 3
+    assert await points(client, "team", TEAM_ID) == 2 + 10 + 3
+    # outreach: 2; pledges 120 households: 2 (per 50)
+    assert await points(client, "area", GROUP) == 2 + 2
+
+
+async def test_a_duplicate_incident_loses_its_points(awards):
+    client, runtime = awards
+    duplicate = await solve(runtime.broker)
+    assert await points(client, "team", TEAM_ID) == 10
+    await publish_event(
+        runtime.broker,
+        IncidentLinked(
+            incident_id=duplicate,
+            duplicate_of=uuid.uuid4(),
+            area_id=GROUP,
+            category="theft",
+            linked_at=datetime.now(UTC),
+            aggregate_version=4,
+        ),
+    )
+    assert await points(client, "team", TEAM_ID) == 0
+    assert (await client.get(f"/scores/team/{TEAM_ID}")).json()["entries"] == []
+
+
+async def test_crossing_the_threshold_suggests_a_nomination_once(awards):
+    client, runtime = awards
+    await solve(runtime.broker)
+    assert (await client.get("/suggestions")).json() == []
+    await solve(runtime.broker)  # 20 points: the ward committee's threshold
+    suggestions = (await client.get("/suggestions", headers=OFFICER)).json()
+    assert [
+        (s["subject"], s["subject_id"], s["threshold"], s["points"], s["status"])
+        for s in suggestions
+    ] == [("team", str(TEAM_ID), 20, 20, "suggested")]
+    suggestion = suggestions[0]
+    assert (suggestion["award_form"], suggestion["authority"]) == ("giay_khen", "ward_committee")
+    assert suggestion["recipient_kind"] == "collective"
+    await solve(runtime.broker)  # 30: the same threshold again does not suggest twice
+    assert len((await client.get("/suggestions")).json()) == 1
+    # Nothing is nominated, let alone granted, without an officer.
+    assert await count_rows(runtime, Nomination) == 0
+    assert [topic for topic, _ in await outbox(runtime)] == []
+    assert (await client.get("/suggestions", headers=OTHER_OFFICER)).json() == []
+
+    url = f"/suggestions/{suggestion['id']}"
+    assert (await client.post(f"{url}/dismiss", json={})).status_code == 422
+    response = await client.post(
+        f"{url}/dismiss", json={"reason": "Đã khen đột xuất"}, headers=OTHER_OFFICER
+    )
+    assert response.status_code == 404
+    response = await client.post(f"{url}/dismiss", json={"reason": "Đã khen đột xuất"})
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["dismissal_reason"]) == (
+        "dismissed",
+        "Đã khen đột xuất",
+    )
+    await solve(runtime.broker)
+    assert await count_rows(runtime, Suggestion) == 1  # dismissed stays dismissed
+    assert (await client.post(f"{url}/accept", json={})).status_code == 409
+    assert (await client.get("/suggestions?status=suggested")).json() == []
+
+
+async def test_accepting_a_suggestion_nominates_with_the_achievements_behind_it(awards):
+    client, runtime = awards
+    incidents = sorted([await solve(runtime.broker), await solve(runtime.broker)], key=str)
+    (suggestion,) = (await client.get("/suggestions")).json()
+    url = f"/suggestions/{suggestion['id']}/accept"
+    assert (await client.post(url, headers=OTHER_OFFICER)).status_code == 404
+    response = await client.post(url, headers=OFFICER)
+    assert response.status_code == 201, response.text
+    nomination = response.json()
+    assert nomination["suggested"] is True and nomination["status"] == "nominated"
+    assert nomination["recipient_id"] == str(TEAM_ID)
+    assert (nomination["award_form"], nomination["authority"]) == ("giay_khen", "ward_committee")
+    assert sorted(a["ref_id"] for a in nomination["achievements"]) == [str(i) for i in incidents]
+    (created,) = [p for topic, p in await outbox(runtime) if topic == "nomination_created"]
+    assert created["suggested"] is True and created["nomination_id"] == nomination["id"]
+    accepted = (await client.get("/suggestions")).json()[0]
+    assert (accepted["status"], accepted["nomination_id"]) == ("accepted", nomination["id"])
+    assert (await client.post(url)).status_code == 409
+    response = await client.post(
+        f"/nominations/{nomination['id']}/approve", json={"decision_number": "7/QĐ-UBND"}
+    )
+    assert response.status_code == 201
