@@ -138,6 +138,8 @@ class TeamImporter:
                 await session.rollback()
                 imported_teams = imported_members = 0
                 skipped = {row for row, _ in rows}
+        if imported_teams:
+            await self.service.refresh_active_teams()
         return ImportReport(
             rows=len(rows),
             teams=imported_teams,

@@ -552,6 +552,7 @@ class RegistryService:
         async with transaction(self.sessions) as session:
             team = await self.register_team_in(session, command, principal, ["body"])
             public = await self._team_public(session, team)
+        await self.refresh_active_teams()
         return public
 
     async def register_team_in(
@@ -761,6 +762,7 @@ class RegistryService:
                 ),
             )
             public = await self._team_public(session, team)
+        await self.refresh_active_teams()
         return public
 
     async def dissolve_team(
@@ -803,6 +805,7 @@ class RegistryService:
             )
             await session.flush()
             public = await self._team_public(session, team)
+        await self.refresh_active_teams()
         return public
 
     async def _end_membership(
