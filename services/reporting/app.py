@@ -2,17 +2,32 @@
 
 import base64
 import hashlib
+import re
+from datetime import timedelta, timezone, tzinfo
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import FastAPI
 from pydantic import Field, SecretStr
 
 from services.reporting.api import create_router
 from services.reporting.handlers import register_handlers
-from services.reporting.models import ReportingTable
-from services.reporting.service import InformantVault, ReportingMetrics, ReportingService
+from services.reporting.models import CATALOGUE_NAME, ActivityTypeSpec, ReportingTable
+from services.reporting.service import (
+    Catalogue,
+    InformantVault,
+    ReportingMetrics,
+    ReportingService,
+)
 from shared.auth import ConfigurationError
-from shared.events import IncidentReported, IncidentStatusChanged
+from shared.events import (
+    ActivityLogged,
+    AreaLevel,
+    IncidentLinked,
+    IncidentReported,
+    IncidentStatusChanged,
+)
 from shared.limits import RateLimiter
 from shared.logging import get_logger
 from shared.runtime import ServiceRuntime
@@ -38,7 +53,26 @@ DEFAULT_CATEGORY_GROUPS = {
     "fire_explosion": "fire_explosion",
     "administrative_violation": "administrative",
     "security": "security",
+    "murder": "crime",
+    "explosives": "crime",
+    "prostitution": "drugs_social_evils",
 }
+
+# The activity catalogue: each type's measured items and their units (awards reads these
+# names from activity_logged). Ops may add types through ANTT_ACTIVITY_TYPES.
+DEFAULT_ACTIVITY_TYPES: dict[str, dict[str, Any]] = {
+    "outreach": {"measures": {"sessions": "count", "people_reached": "people"}},
+    "patrol": {"measures": {"patrols": "count", "participants": "people"}},
+    "training": {"measures": {"sessions": "count", "participants": "people"}, "topic": True},
+    "mediation": {"measures": {"cases": "count"}, "outcomes": ["successful", "unsuccessful"]},
+    "household_pledge": {"measures": {"households": "households"}},
+    "weapons_handover": {"free_items": True},
+    "footage_extraction": {"measures": {"extractions": "count"}, "incident_link": True},
+    "eid_assistance": {"measures": {"level_1": "people", "level_2": "people"}},
+}
+# Units of freely named items (weapons handed in); the first ones are counted whole.
+DEFAULT_ACTIVITY_UNITS = ["piece", "kg", "g", "litre", "box", "round"]
+DEFAULT_WHOLE_UNITS = ["count", "people", "households", "piece", "box", "round"]
 
 
 class Settings(ServiceSettings):
@@ -47,6 +81,20 @@ class Settings(ServiceSettings):
     incident_category_groups: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_CATEGORY_GROUPS)
     )
+    activity_types: dict[str, ActivityTypeSpec] = Field(
+        default_factory=lambda: {
+            kind: ActivityTypeSpec.model_validate(spec)
+            for kind, spec in DEFAULT_ACTIVITY_TYPES.items()
+        }
+    )
+    activity_units: list[str] = Field(default_factory=lambda: list(DEFAULT_ACTIVITY_UNITS))
+    whole_units: list[str] = Field(default_factory=lambda: list(DEFAULT_WHOLE_UNITS))
+    # Levels of the areas incidents and activities are recorded at.
+    record_area_levels: list[AreaLevel] = Field(
+        default_factory=lambda: [AreaLevel.WARD, AreaLevel.COMMUNE, AreaLevel.RESIDENTIAL_GROUP]
+    )
+    # The calendar that days and months of the statistics follow (Vietnam: UTC+7, no DST).
+    statistics_timezone: str = "Asia/Ho_Chi_Minh"
     # Fernet keys for informant details, newest first; older ones still decrypt (rotation).
     informant_keys: list[SecretStr] = Field(default_factory=list)
     informant_keys_file: Path | None = None
@@ -70,19 +118,45 @@ def informant_keys(settings: Settings) -> list[str]:
     )
 
 
+def statistics_zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except ZoneInfoNotFoundError:
+        if name == "Asia/Ho_Chi_Minh":  # no tz database in the image: the offset is fixed
+            return timezone(timedelta(hours=7), name)
+        raise ConfigurationError(f"unknown ANTT_STATISTICS_TIMEZONE {name!r}") from None
+
+
+def catalogue(settings: Settings) -> Catalogue:
+    for kind, spec in settings.activity_types.items():
+        if not re.fullmatch(CATALOGUE_NAME, kind):
+            raise ConfigurationError(f"activity type {kind!r} must match {CATALOGUE_NAME}")
+        if spec.free_items and spec.measures:
+            raise ConfigurationError(f"activity type {kind!r}: free items or fixed measures")
+    return Catalogue(
+        category_groups=settings.incident_category_groups,
+        activity_types=settings.activity_types,
+        units=settings.activity_units,
+        whole_units=settings.whole_units,
+        area_levels=settings.record_area_levels,
+        zone=statistics_zone(settings.statistics_timezone),
+        zone_name=settings.statistics_timezone,
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(
         settings,
         metadata=ReportingTable.metadata,
-        publishes=[IncidentReported, IncidentStatusChanged],
+        publishes=[IncidentReported, IncidentStatusChanged, IncidentLinked, ActivityLogged],
     )
     service = ReportingService(
         runtime.sessions,
         runtime.outbox,
         runtime.audit,
         InformantVault(informant_keys(settings)),
-        list(settings.incident_category_groups),
+        catalogue(settings),
         ReportingMetrics(runtime.registry, settings.incident_category_groups),
     )
     register_handlers(runtime.consumer, service)
@@ -90,7 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = runtime.create_app(
         title="ANTT reporting",
         description="Incidents and their lifecycle, checked against areas and teams "
-        "known from registry events; tip-offs from residents.",
+        "known from registry events; tip-offs from residents; activities; statistics "
+        "against the same period a year earlier.",
         routers=[create_router(service, runtime, tip_limiter)],
     )
     app.state.service = service

@@ -1,26 +1,50 @@
-"""Reporting use cases: the only code that changes reporting state or adds outbox rows."""
+"""Reporting use cases: the only code that changes reporting state or adds outbox rows
+(the statistics tallies included, through ``statistics.add_*`` in the same transaction)."""
 
 import hashlib
 import hmac
 import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
 from uuid import UUID
 
 from cryptography.fernet import Fernet, MultiFernet
 from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.reporting import statistics
 from services.reporting.models import (
+    Activity,
+    ActivityCreate,
+    ActivityMeasureRow,
+    ActivityPublic,
+    ActivityTeam,
+    ActivityTypeSpec,
+    CatalogueActivityType,
+    CataloguePublic,
+    DuplicateLinkCreate,
+    DuplicateLinkPublic,
     Incident,
     IncidentCreate,
+    IncidentLink,
+    IncidentListItem,
     IncidentPublic,
+    IncidentSeverity,
     IncidentStatusChange,
     IncidentTeam,
     InformantPublic,
     KnownArea,
     KnownTeam,
+    MeasurePublic,
+    Period,
+    Statistics,
     StatusChangeCreate,
     StatusChangePublic,
+    TeamStatus,
     TipCreate,
     TipOff,
     TipReceipt,
@@ -30,18 +54,26 @@ from services.reporting.models import (
 from shared.audit import AuditTrail
 from shared.auth import Principal, Role
 from shared.db import SessionFactory, transaction
-from shared.errors import ConflictError, NotFoundError, UnknownReferenceError
+from shared.errors import ConflictError, NotFoundError, RuleViolationError, UnknownReferenceError
 from shared.events import (
+    ActivityLogged,
+    ActivityMeasure,
+    AreaLevel,
+    AreaMoved,
     AreaRegistered,
+    AreaUpdated,
+    IncidentLinked,
     IncidentReported,
     IncidentSource,
     IncidentStatus,
     IncidentStatusChanged,
+    TeamDissolved,
     TeamRegistered,
+    TeamUpdated,
 )
 from shared.outbox import Outbox
 from shared.read_models import apply_if_newer
-from shared.scope import AreaScope
+from shared.scope import AreaScope, descendants
 
 # Who the audit trail names for an anonymous tip: never the informant.
 ANONYMOUS_INFORMANT = Principal(subject="anonymous-informant", role=Role.SERVICE)
@@ -100,7 +132,8 @@ class InformantVault:
 
 
 class ReportingMetrics:
-    """The movement's figures as counters; labels are category groups, never ids or text."""
+    """The movement's figures as counters; labels are category groups and activity types
+    from the configured catalogue, never ids or text."""
 
     def __init__(self, registry: CollectorRegistry, category_groups: dict[str, str]) -> None:
         self.category_groups = category_groups
@@ -110,9 +143,83 @@ class ReportingMetrics:
         self.resolved = Counter(
             "antt_incidents_resolved", "Incidents resolved", ["category_group"], registry=registry
         )
+        self.activities = Counter(
+            "antt_activities_logged", "Activities logged", ["activity_type"], registry=registry
+        )
 
     def group(self, category: str) -> str:
         return self.category_groups.get(category, "other")
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What reporting accepts, from the settings (ops may add entries)."""
+
+    category_groups: dict[str, str]
+    activity_types: dict[str, ActivityTypeSpec]
+    units: list[str]
+    whole_units: list[str]
+    area_levels: list[AreaLevel]
+    zone: tzinfo
+    zone_name: str
+
+    def public(self) -> CataloguePublic:
+        groups: dict[str, list[str]] = {}
+        for category, group in self.category_groups.items():
+            groups.setdefault(group, []).append(category)
+        return CataloguePublic(
+            category_groups=groups,
+            severities=[s.value for s in IncidentSeverity],
+            sources=[s.value for s in IncidentSource],
+            activity_types=[
+                CatalogueActivityType(activity_type=kind, **spec.model_dump())
+                for kind, spec in self.activity_types.items()
+            ],
+            units=self.units,
+            whole_units=self.whole_units,
+        )
+
+    def today(self) -> date:
+        return datetime.now(self.zone).date()
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    area_id: UUID | None = None
+    category: str | None = None
+    category_group: str | None = None
+    status: IncidentStatus | None = None
+    source: IncidentSource | None = None
+    severity: IncidentSeverity | None = None
+    start: date | None = None
+    end: date | None = None
+    include_duplicates: bool = True
+
+
+@dataclass(frozen=True)
+class ActivityFilter:
+    area_id: UUID | None = None
+    activity_type: str | None = None
+    team_id: UUID | None = None
+    start: date | None = None
+    end: date | None = None
+
+
+class NotYetKnownError(RuntimeError):
+    """An event about an area or team this read model has not seen yet (its registration
+    travels on another topic): the consumer retries, then dead-letters it for a replay."""
+
+
+EXPORT_CHUNK = 500
+MAX_PERIOD_DAYS = 366 * 20
+
+
+def check_period(start: date | None, end: date | None, loc: str = "query") -> None:
+    if start is not None and end is not None:
+        if end < start:
+            raise RuleViolationError("must not be before from", [loc, "to"])
+        if (end - start).days > MAX_PERIOD_DAYS:
+            raise RuleViolationError("the period may span at most 20 years", [loc, "to"])
 
 
 class ReportingService:
@@ -122,21 +229,31 @@ class ReportingService:
         outbox: Outbox,
         audit: AuditTrail,
         vault: InformantVault,
-        categories: list[str],
+        catalogue: Catalogue,
         metrics: ReportingMetrics,
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
         self.audit = audit
         self.vault = vault
-        self.categories = categories
+        self.catalogue = catalogue
         self.metrics = metrics
         self.scope = AreaScope(KnownArea)
 
+    @property
+    def categories(self) -> list[str]:
+        return list(self.catalogue.category_groups)
+
     # --- read models ------------------------------------------------------------------
+    # Each event is applied only if newer than what the row holds (shared rule). Events
+    # that change part of a row (a rename, a move, a dissolution) come on their own topics
+    # and may overtake others, so each part is guarded on its own: the area's parent by
+    # ``parent_version``, a dissolution (final) by nothing at all.
 
     async def remember_area(self, session: AsyncSession, event: AreaRegistered) -> None:
-        await apply_if_newer(
+        known = await session.get(KnownArea, event.area_id)
+        old_parent = known.parent_id if known is not None else None
+        applied = await apply_if_newer(
             session,
             KnownArea,
             event.area_id,
@@ -146,8 +263,35 @@ class ReportingService:
                 "name": event.name,
                 "level": event.level,
                 "parent_id": event.parent_id,
+                "parent_version": event.aggregate_version,
             },
         )
+        if applied and (known is None or old_parent != event.parent_id):
+            # Rows its areas rolled up into it while it was unknown join its ancestors.
+            await statistics.reparent(session, event.area_id, old_parent, event.parent_id)
+
+    async def rename_area(self, session: AsyncSession, event: AreaUpdated) -> None:
+        if await session.get(KnownArea, event.area_id) is None:
+            raise NotYetKnownError(f"area {event.area_id} not registered here yet")
+        await apply_if_newer(
+            session,
+            KnownArea,
+            event.area_id,
+            event.aggregate_version,
+            {"code": event.code, "name": event.name},
+        )
+
+    async def move_area(self, session: AsyncSession, event: AreaMoved) -> None:
+        """A new parent: descendant queries, officers' scopes and statistics follow it."""
+        area = await session.get(KnownArea, event.area_id)
+        if area is None:
+            raise NotYetKnownError(f"area {event.area_id} not registered here yet")
+        if event.aggregate_version > area.parent_version:
+            if area.parent_id != event.to_parent_id:
+                await statistics.reparent(session, area.id, area.parent_id, event.to_parent_id)
+            area.parent_id = event.to_parent_id
+            area.parent_version = event.aggregate_version
+            session.add(area)
 
     async def remember_team(self, session: AsyncSession, event: TeamRegistered) -> None:
         await apply_if_newer(
@@ -158,43 +302,103 @@ class ReportingService:
             {"area_id": event.area_id, "name": event.name, "kind": event.kind},
         )
 
-    # --- incidents --------------------------------------------------------------------
+    async def update_team(self, session: AsyncSession, event: TeamUpdated) -> None:
+        if await session.get(KnownTeam, event.team_id) is None:
+            raise NotYetKnownError(f"team {event.team_id} not registered here yet")
+        await apply_if_newer(
+            session,
+            KnownTeam,
+            event.team_id,
+            event.aggregate_version,
+            {"area_id": event.area_id, "name": event.name, "kind": event.kind},
+        )
 
-    def _check_category(self, category: str) -> None:
-        if category not in self.categories:
+    async def dissolve_team(self, session: AsyncSession, event: TeamDissolved) -> None:
+        """Final whatever the order: a dissolved team takes no new work."""
+        team = await session.get(KnownTeam, event.team_id)
+        if team is None:
+            raise NotYetKnownError(f"team {event.team_id} not registered here yet")
+        team.status = TeamStatus.DISSOLVED.value
+        team.dissolved_on = event.dissolved_on
+        session.add(team)
+
+    # --- references -----------------------------------------------------------------------
+
+    def _check_category(self, category: str) -> str:
+        group = self.catalogue.category_groups.get(category)
+        if group is None:
             raise UnknownReferenceError(
                 f"unknown category {category!r}; one of {', '.join(self.categories)}",
                 ["body", "category"],
             )
+        return group
+
+    async def _place(
+        self, session: AsyncSession, area_id: UUID, allowed: set[UUID] | None
+    ) -> KnownArea:
+        """The area a new record names: known, in the caller's scope, of a level that
+        records are kept at (a ward, commune or residential group by default)."""
+        area = await session.get(KnownArea, area_id)
+        if area is None or (allowed is not None and area.id not in allowed):
+            raise UnknownReferenceError(f"unknown area {area_id}", ["body", "area_id"])
+        levels = self.catalogue.area_levels
+        if area.level not in levels:
+            raise RuleViolationError(
+                f"records are kept at the level of a {', '.join(levels)}; this area is a "
+                f"{area.level}",
+                ["body", "area_id"],
+            )
+        return area
+
+    async def _teams(
+        self, session: AsyncSession, team_ids: list[UUID], allowed: set[UUID] | None
+    ) -> list[UUID]:
+        team_ids = list(dict.fromkeys(team_ids))
+        for index, team_id in enumerate(team_ids):
+            team = await session.get(KnownTeam, team_id)
+            if team is None or (allowed is not None and team.area_id not in allowed):
+                raise UnknownReferenceError(f"unknown team {team_id}", ["body", "team_ids", index])
+            if team.status != TeamStatus.ACTIVE:
+                raise UnknownReferenceError(
+                    f"{team.status} team {team_id}: a dissolved team cannot be credited",
+                    ["body", "team_ids", index],
+                )
+        return team_ids
+
+    async def _filter_areas(
+        self, session: AsyncSession, area_id: UUID | None, principal: Principal
+    ) -> set[UUID] | None:
+        """The areas a list or statistic covers: the named area and its descendants, or
+        the caller's areas; None for every area. An area the caller may not see is 404."""
+        allowed = await self.scope.area_ids(session, principal)
+        if area_id is None:
+            return allowed
+        area = await session.get(KnownArea, area_id)
+        if area is None or (allowed is not None and area_id not in allowed):
+            raise NotFoundError(f"area {area_id} not found", ["query", "area_id"])
+        return await descendants(session, KnownArea, [area_id])
+
+    # --- incidents --------------------------------------------------------------------
 
     async def report_incident(
         self, command: IncidentCreate, principal: Principal
     ) -> IncidentPublic:
-        self._check_category(command.category)
-        team_ids = list(dict.fromkeys(command.team_ids))
+        group = self._check_category(command.category)
         async with transaction(self.sessions) as session:
             allowed = await self.scope.area_ids(session, principal)
-            area = await session.get(KnownArea, command.area_id)
-            if area is None or (allowed is not None and area.id not in allowed):
-                raise UnknownReferenceError(f"unknown area {command.area_id}", ["body", "area_id"])
-            for index, team_id in enumerate(team_ids):
-                team = await session.get(KnownTeam, team_id)
-                if team is None or (allowed is not None and team.area_id not in allowed):
-                    raise UnknownReferenceError(
-                        f"unknown team {team_id}", ["body", "team_ids", index]
-                    )
-                if team.status != "active":
-                    raise UnknownReferenceError(
-                        f"{team.status} team {team_id}", ["body", "team_ids", index]
-                    )
-            incident = await self._record_incident(
-                session, Incident.model_validate(command.model_dump(exclude={"team_ids"})), team_ids
+            await self._place(session, command.area_id, allowed)
+            team_ids = await self._teams(session, command.team_ids, allowed)
+            incident = Incident(
+                **command.model_dump(exclude={"team_ids", "reported_at"}),
+                category_group=group,
+                reported_at=command.reported_at or utcnow(),
             )
+            await self._record_incident(session, incident, team_ids)
             await self.audit.record(
                 session, principal, "report_incident", "incident", incident.id, incident.area_id
             )
             public = await self._incident_public(session, incident)
-        self.metrics.reported.labels(category_group=self.metrics.group(public.category)).inc()
+        self.metrics.reported.labels(category_group=group).inc()
         return public
 
     async def _record_incident(
@@ -204,12 +408,15 @@ class ReportingService:
         await session.flush()
         for team_id in team_ids:
             session.add(IncidentTeam(incident_id=incident.id, team_id=team_id))
+        await self._count(session, incident, incident.status, +1)
         await self.outbox.add(
             session,
             IncidentReported(
                 incident_id=incident.id,
                 area_id=incident.area_id,
                 category=incident.category,
+                category_group=incident.category_group,
+                severity=incident.severity,
                 source=incident.source,
                 status=incident.status,
                 occurred_at=incident.occurred_at,
@@ -220,11 +427,30 @@ class ReportingService:
         )
         return incident
 
+    async def _count(
+        self, session: AsyncSession, incident: Incident, status: str, delta: int
+    ) -> None:
+        await statistics.add_incident(
+            session,
+            areas=await statistics.ancestors(session, incident.area_id),
+            day=statistics.local_day(incident.occurred_at, self.catalogue.zone),
+            category_group=incident.category_group,
+            category=incident.category,
+            status=status,
+            delta=delta,
+        )
+
     async def change_status(
         self, incident_id: UUID, command: StatusChangeCreate, principal: Principal
     ) -> IncidentPublic:
         async with transaction(self.sessions) as session:
             incident = await self._get(session, incident_id, principal)
+            if incident.duplicate_of is not None:
+                raise ConflictError(
+                    f"incident {incident.id} is linked as a duplicate of "
+                    f"{incident.duplicate_of}; change the status of that one",
+                    ["path", "incident_id"],
+                )
             allowed = ALLOWED_TRANSITIONS[incident.status]
             if command.status not in allowed:
                 rule = (
@@ -239,8 +465,11 @@ class ReportingService:
                 from_status=incident.status,
                 to_status=command.status,
                 reason=command.reason,
+                changed_by=principal.subject,
                 changed_at=utcnow(),
             )
+            await self._count(session, incident, incident.status, -1)
+            await self._count(session, incident, command.status, +1)
             incident.status = command.status
             incident.version += 1
             session.add(incident)
@@ -251,9 +480,12 @@ class ReportingService:
                     incident_id=incident.id,
                     area_id=incident.area_id,
                     category=incident.category,
+                    category_group=incident.category_group,
+                    source=incident.source,
                     from_status=change.from_status,
                     to_status=change.to_status,
                     changed_at=change.changed_at,
+                    occurred_at=incident.occurred_at,
                     credited_team_ids=await self._team_ids(session, incident.id),
                     aggregate_version=incident.version,
                 ),
@@ -268,8 +500,74 @@ class ReportingService:
             )
             public = await self._incident_public(session, incident)
         if public.status is IncidentStatus.RESOLVED:
-            self.metrics.resolved.labels(category_group=self.metrics.group(public.category)).inc()
+            self.metrics.resolved.labels(category_group=public.category_group).inc()
         return public
+
+    async def link_duplicate(
+        self, incident_id: UUID, command: DuplicateLinkCreate, principal: Principal
+    ) -> IncidentPublic:
+        """Mark an incident as repeating another: it leaves every count (its original
+        stays), keeps its record and history, and takes no further status changes."""
+        async with transaction(self.sessions) as session:
+            incident = await self._get(session, incident_id, principal)
+            loc = ["body", "duplicate_of"]
+            if incident.duplicate_of is not None:
+                raise ConflictError(
+                    f"incident {incident.id} is already linked as a duplicate of "
+                    f"{incident.duplicate_of}",
+                    ["path", "incident_id"],
+                )
+            if command.duplicate_of == incident.id:
+                raise RuleViolationError("an incident cannot repeat itself", loc)
+            original = await session.get(Incident, command.duplicate_of)
+            if original is None or not await self.scope.allows(
+                session, principal, original.area_id
+            ):
+                raise UnknownReferenceError(f"unknown incident {command.duplicate_of}", loc)
+            if original.duplicate_of is not None:
+                raise RuleViolationError(
+                    f"incident {original.id} is itself a duplicate of {original.duplicate_of}: "
+                    "link to that one",
+                    loc,
+                )
+            repeats = await session.exec(
+                select(Incident.id).where(col(Incident.duplicate_of) == incident.id).limit(1)
+            )
+            if repeats.first() is not None:
+                raise ConflictError(
+                    f"other incidents are linked as duplicates of {incident.id}; "
+                    "it cannot become a duplicate itself",
+                    ["path", "incident_id"],
+                )
+            await self._count(session, incident, incident.status, -1)
+            await self._count(session, incident, statistics.DUPLICATE, +1)
+            incident.duplicate_of = original.id
+            incident.version += 1
+            session.add(incident)
+            session.add(
+                IncidentLink(
+                    incident_id=incident.id,
+                    duplicate_of=original.id,
+                    reason=command.reason,
+                    linked_by=principal.subject,
+                    linked_at=utcnow(),
+                )
+            )
+            await self.outbox.add(
+                session,
+                IncidentLinked(
+                    incident_id=incident.id,
+                    duplicate_of=original.id,
+                    area_id=incident.area_id,
+                    category=incident.category,
+                    linked_at=utcnow(),
+                    aggregate_version=incident.version,
+                ),
+            )
+            await self.audit.record(
+                session, principal, "link_duplicate", "incident", incident.id, incident.area_id
+            )
+            return await self._incident_public(session, incident)
 
     async def get_incident(self, incident_id: UUID, principal: Principal) -> IncidentPublic:
         async with self.sessions() as session:
@@ -286,20 +584,360 @@ class ReportingService:
         await self.scope.require(session, principal, incident.area_id, not_found)
         return incident
 
+    def _incident_query(self, filters: IncidentFilter, areas: set[UUID] | None) -> Any:
+        check_period(filters.start, filters.end)
+        query = select(Incident)
+        if areas is not None:
+            query = query.where(col(Incident.area_id).in_(areas))
+        for column, value in (
+            (Incident.category, filters.category),
+            (Incident.category_group, filters.category_group),
+            (Incident.status, filters.status),
+            (Incident.source, filters.source),
+            (Incident.severity, filters.severity),
+        ):
+            if value is not None:
+                query = query.where(col(column) == value)
+        if filters.start is not None:
+            query = query.where(col(Incident.occurred_at) >= self._midnight(filters.start))
+        if filters.end is not None:
+            query = query.where(
+                col(Incident.occurred_at) < self._midnight(filters.end + timedelta(days=1))
+            )
+        if not filters.include_duplicates:
+            query = query.where(col(Incident.duplicate_of).is_(None))
+        return query.order_by(col(Incident.occurred_at).desc(), col(Incident.id).desc())
+
+    def _midnight(self, day: date) -> datetime:
+        return datetime.combine(day, time(), tzinfo=self.catalogue.zone)
+
+    async def list_incidents(
+        self, filters: IncidentFilter, principal: Principal, offset: int, limit: int
+    ) -> list[IncidentListItem]:
+        async with self.sessions() as session:
+            areas = await self._filter_areas(session, filters.area_id, principal)
+            rows = await session.exec(
+                self._incident_query(filters, areas).offset(offset).limit(limit)
+            )
+            return await self._incident_items(session, list(rows.all()))
+
+    async def export_incidents(
+        self, filters: IncidentFilter, principal: Principal
+    ) -> AsyncIterator[list[IncidentListItem]]:
+        """Checks the scope now; the rows follow in chunks, a fresh query per chunk that
+        resumes after the last row (keyset), so an export of any size keeps memory flat."""
+        async with self.sessions() as session:
+            areas = await self._filter_areas(session, filters.area_id, principal)
+        query = self._incident_query(filters, areas)
+
+        async def chunks() -> AsyncIterator[list[IncidentListItem]]:
+            last: Incident | None = None
+            while True:
+                page = query
+                if last is not None:
+                    page = page.where(
+                        or_(
+                            col(Incident.occurred_at) < last.occurred_at,
+                            and_(
+                                col(Incident.occurred_at) == last.occurred_at,
+                                col(Incident.id) < last.id,
+                            ),
+                        )
+                    )
+                async with self.sessions() as session:
+                    rows = list((await session.exec(page.limit(EXPORT_CHUNK))).all())
+                    if not rows:
+                        return
+                    yield await self._incident_items(session, rows)
+                last = rows[-1]
+
+        return chunks()
+
+    async def _incident_items(
+        self, session: AsyncSession, incidents: list[Incident]
+    ) -> list[IncidentListItem]:
+        teams: dict[UUID, list[UUID]] = {incident.id: [] for incident in incidents}
+        if teams:
+            links = await session.exec(
+                select(IncidentTeam)
+                .where(col(IncidentTeam.incident_id).in_(teams))
+                .order_by(col(IncidentTeam.team_id))
+            )
+            for link in links.all():
+                teams[link.incident_id].append(link.team_id)
+        return [
+            IncidentListItem(**incident.model_dump(), team_ids=teams[incident.id])
+            for incident in incidents
+        ]
+
+    # --- activities -----------------------------------------------------------------------
+
+    def _check_activity(self, command: ActivityCreate) -> list[tuple[str, str, int]]:
+        """The activity against the catalogue; its measures as (item, unit, thousandths)."""
+        catalogue = self.catalogue
+        spec = catalogue.activity_types.get(command.activity_type)
+        if spec is None:
+            raise UnknownReferenceError(
+                f"unknown activity type {command.activity_type!r}; one of "
+                f"{', '.join(catalogue.activity_types)}",
+                ["body", "activity_type"],
+            )
+        kind = command.activity_type
+        if command.occurred_on > catalogue.today():
+            raise RuleViolationError("cannot be in the future", ["body", "occurred_on"])
+        if spec.outcomes:
+            if command.outcome not in spec.outcomes:
+                raise RuleViolationError(
+                    f"a {kind} names its outcome: one of {', '.join(spec.outcomes)}",
+                    ["body", "outcome"],
+                )
+        elif command.outcome is not None:
+            raise RuleViolationError(f"a {kind} has no outcome", ["body", "outcome"])
+        if command.topic is not None and not spec.topic:
+            raise RuleViolationError(f"a {kind} has no topic", ["body", "topic"])
+        if command.incident_id is not None and not spec.incident_link:
+            raise RuleViolationError(
+                f"a {kind} is not linked to an incident", ["body", "incident_id"]
+            )
+        measures: list[tuple[str, str, int]] = []
+        seen: set[tuple[str, str]] = set()
+        for index, measure in enumerate(command.measures):
+            loc: list[str | int] = ["body", "measures", index]
+            fixed_unit = spec.measures.get(measure.item)
+            if fixed_unit is not None:
+                unit = measure.unit or fixed_unit
+                if unit != fixed_unit:
+                    raise RuleViolationError(
+                        f"{measure.item} of a {kind} is counted in {fixed_unit}", [*loc, "unit"]
+                    )
+            elif spec.free_items:
+                if measure.unit is None or measure.unit not in catalogue.units:
+                    raise RuleViolationError(
+                        f"unit must be one of {', '.join(catalogue.units)}", [*loc, "unit"]
+                    )
+                unit = measure.unit
+            else:
+                raise UnknownReferenceError(
+                    f"unknown item {measure.item!r} for a {kind}; one of "
+                    f"{', '.join(spec.measures)}",
+                    [*loc, "item"],
+                )
+            if unit in catalogue.whole_units and measure.quantity != int(measure.quantity):
+                raise RuleViolationError(f"{unit} are counted in whole numbers", [*loc, "quantity"])
+            if (measure.item, unit) in seen:
+                raise RuleViolationError(f"{measure.item} is given twice", [*loc, "item"])
+            seen.add((measure.item, unit))
+            measures.append((measure.item, unit, statistics.to_milli(measure.quantity)))
+        return measures
+
+    async def log_activity(self, command: ActivityCreate, principal: Principal) -> ActivityPublic:
+        measures = self._check_activity(command)
+        async with transaction(self.sessions) as session:
+            allowed = await self.scope.area_ids(session, principal)
+            await self._place(session, command.area_id, allowed)
+            if command.incident_id is not None:
+                incident = await session.get(Incident, command.incident_id)
+                if incident is None or (allowed is not None and incident.area_id not in allowed):
+                    raise UnknownReferenceError(
+                        f"unknown incident {command.incident_id}", ["body", "incident_id"]
+                    )
+            team_ids = await self._teams(session, command.team_ids, allowed)
+            activity = Activity(
+                **command.model_dump(exclude={"measures", "team_ids"}),
+                recorded_by=principal.subject,
+            )
+            session.add(activity)
+            await session.flush()
+            for item, unit, milli in measures:
+                session.add(
+                    ActivityMeasureRow(
+                        activity_id=activity.id, item=item, unit=unit, quantity_milli=milli
+                    )
+                )
+            for team_id in team_ids:
+                session.add(ActivityTeam(activity_id=activity.id, team_id=team_id))
+            await statistics.add_activity(
+                session,
+                areas=await statistics.ancestors(session, activity.area_id),
+                day=activity.occurred_on,
+                activity_type=activity.activity_type,
+                outcome=activity.outcome,
+                measures=measures,
+            )
+            await self.outbox.add(
+                session,
+                ActivityLogged(
+                    activity_id=activity.id,
+                    area_id=activity.area_id,
+                    activity_type=activity.activity_type,
+                    occurred_on=activity.occurred_on,
+                    measures=[
+                        ActivityMeasure(item=item, unit=unit, quantity=statistics.from_milli(milli))
+                        for item, unit, milli in measures
+                    ],
+                    outcome=activity.outcome,
+                    team_ids=team_ids,
+                    incident_id=activity.incident_id,
+                    aggregate_version=activity.version,
+                ),
+            )
+            await self.audit.record(
+                session, principal, "log_activity", "activity", activity.id, activity.area_id
+            )
+            public = (await self._activity_items(session, [activity]))[0]
+        self.metrics.activities.labels(activity_type=activity.activity_type).inc()
+        return public
+
+    async def get_activity(self, activity_id: UUID, principal: Principal) -> ActivityPublic:
+        not_found = NotFoundError(f"activity {activity_id} not found", ["path", "activity_id"])
+        async with self.sessions() as session:
+            activity = await session.get(Activity, activity_id)
+            if activity is None:
+                raise not_found
+            await self.scope.require(session, principal, activity.area_id, not_found)
+            return (await self._activity_items(session, [activity]))[0]
+
+    def _activity_query(self, filters: ActivityFilter, areas: set[UUID] | None) -> Any:
+        check_period(filters.start, filters.end)
+        query = select(Activity)
+        if areas is not None:
+            query = query.where(col(Activity.area_id).in_(areas))
+        if filters.activity_type is not None:
+            query = query.where(col(Activity.activity_type) == filters.activity_type)
+        if filters.team_id is not None:
+            query = query.where(
+                col(Activity.id).in_(
+                    select(ActivityTeam.activity_id).where(
+                        col(ActivityTeam.team_id) == filters.team_id
+                    )
+                )
+            )
+        if filters.start is not None:
+            query = query.where(col(Activity.occurred_on) >= filters.start)
+        if filters.end is not None:
+            query = query.where(col(Activity.occurred_on) <= filters.end)
+        return query.order_by(col(Activity.occurred_on).desc(), col(Activity.id).desc())
+
+    async def list_activities(
+        self, filters: ActivityFilter, principal: Principal, offset: int, limit: int
+    ) -> list[ActivityPublic]:
+        async with self.sessions() as session:
+            areas = await self._filter_areas(session, filters.area_id, principal)
+            rows = await session.exec(
+                self._activity_query(filters, areas).offset(offset).limit(limit)
+            )
+            return await self._activity_items(session, list(rows.all()))
+
+    async def export_activities(
+        self, filters: ActivityFilter, principal: Principal
+    ) -> AsyncIterator[list[ActivityPublic]]:
+        async with self.sessions() as session:
+            areas = await self._filter_areas(session, filters.area_id, principal)
+        query = self._activity_query(filters, areas)
+
+        async def chunks() -> AsyncIterator[list[ActivityPublic]]:
+            last: Activity | None = None
+            while True:
+                page = query
+                if last is not None:
+                    page = page.where(
+                        or_(
+                            col(Activity.occurred_on) < last.occurred_on,
+                            and_(
+                                col(Activity.occurred_on) == last.occurred_on,
+                                col(Activity.id) < last.id,
+                            ),
+                        )
+                    )
+                async with self.sessions() as session:
+                    rows = list((await session.exec(page.limit(EXPORT_CHUNK))).all())
+                    if not rows:
+                        return
+                    yield await self._activity_items(session, rows)
+                last = rows[-1]
+
+        return chunks()
+
+    async def _activity_items(
+        self, session: AsyncSession, activities: list[Activity]
+    ) -> list[ActivityPublic]:
+        ids = [activity.id for activity in activities]
+        measures: dict[UUID, list[MeasurePublic]] = {activity_id: [] for activity_id in ids}
+        teams: dict[UUID, list[UUID]] = {activity_id: [] for activity_id in ids}
+        if ids:
+            rows = await session.exec(
+                select(ActivityMeasureRow)
+                .where(col(ActivityMeasureRow.activity_id).in_(ids))
+                .order_by(col(ActivityMeasureRow.item), col(ActivityMeasureRow.unit))
+            )
+            for row in rows.all():
+                measures[row.activity_id].append(
+                    MeasurePublic(
+                        item=row.item,
+                        unit=row.unit,
+                        quantity=statistics.from_milli(row.quantity_milli),
+                    )
+                )
+            links = await session.exec(
+                select(ActivityTeam)
+                .where(col(ActivityTeam.activity_id).in_(ids))
+                .order_by(col(ActivityTeam.team_id))
+            )
+            for link in links.all():
+                teams[link.activity_id].append(link.team_id)
+        return [
+            ActivityPublic(
+                **activity.model_dump(), measures=measures[activity.id], team_ids=teams[activity.id]
+            )
+            for activity in activities
+        ]
+
+    # --- statistics -----------------------------------------------------------------------
+
+    async def statistics(
+        self, area_id: UUID, start: date, end: date, principal: Principal
+    ) -> Statistics:
+        """Incidents and activities of an area and everything below it, in [start, end]
+        and the same dates a year earlier, summed from the tallies."""
+        check_period(start, end)
+        periods = statistics.Periods(start, end)
+        async with self.sessions() as session:
+            allowed = await self.scope.area_ids(session, principal)
+            area = await session.get(KnownArea, area_id)
+            if area is None or (allowed is not None and area_id not in allowed):
+                raise NotFoundError(f"area {area_id} not found", ["query", "area_id"])
+            incidents = await statistics.incident_figures(
+                session, area_id, periods, self.catalogue.category_groups
+            )
+            activities = await statistics.activity_figures(
+                session, area_id, periods, self.catalogue.activity_types
+            )
+        previous = periods.previous
+        return Statistics(
+            area_id=area.id,
+            area_code=area.code,
+            area_name=area.name,
+            period=Period(start=start, end=end),
+            compared_with=Period(start=previous.start, end=previous.end),
+            timezone=self.catalogue.zone_name,
+            incidents=incidents,
+            activities=activities,
+        )
+
     # --- tip-offs ---------------------------------------------------------------------
 
     async def submit_tip(self, command: TipCreate) -> TipReceipt:
         """A resident's tip, without an account: it becomes an incident from a resident tip."""
-        self._check_category(command.category)
+        group = self._check_category(command.category)
         secret = secrets.token_urlsafe(18)
         async with transaction(self.sessions) as session:
-            if await session.get(KnownArea, command.area_id) is None:
-                raise UnknownReferenceError(f"unknown area {command.area_id}", ["body", "area_id"])
+            await self._place(session, command.area_id, None)
             incident = await self._record_incident(
                 session,
                 Incident(
                     area_id=command.area_id,
                     category=command.category,
+                    category_group=group,
                     source=IncidentSource.RESIDENT_TIP,
                     summary=command.summary,
                     occurred_at=command.occurred_at,
@@ -323,7 +961,7 @@ class ReportingService:
                 incident.id,
                 incident.area_id,
             )
-        self.metrics.reported.labels(category_group=self.metrics.group(command.category)).inc()
+        self.metrics.reported.labels(category_group=group).inc()
         return TipReceipt(tip_number=tip.tip_number, secret=secret, status=incident.status)
 
     async def _unused_tip_number(self, session: AsyncSession) -> str:
@@ -401,8 +1039,16 @@ class ReportingService:
             .where(IncidentStatusChange.incident_id == incident.id)
             .order_by(col(IncidentStatusChange.changed_at))
         )
+        duplicates = await session.exec(
+            select(Incident.id)
+            .where(col(Incident.duplicate_of) == incident.id)
+            .order_by(col(Incident.occurred_at), col(Incident.id))
+        )
+        link = await session.get(IncidentLink, incident.id)
         return IncidentPublic(
             **incident.model_dump(),
             team_ids=await self._team_ids(session, incident.id),
             history=[StatusChangePublic.model_validate(change) for change in history.all()],
+            link=DuplicateLinkPublic.model_validate(link) if link else None,
+            duplicates=list(duplicates.all()),
         )

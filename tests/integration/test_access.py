@@ -623,6 +623,96 @@ def activity_body(area: str, team: str) -> dict[str, Any]:
     }
 
 
+# --- awards: records the cases above need, made with the admin's token -------------------
+
+AWARDS_DECIDED = {
+    "admin": (409, 409),
+    "officer": (409, 404),
+    "tip_handler": (409, 404),
+    "auditor": (403, 403),
+    "service": (403, 403),
+    "none": (401, 401),
+}
+AWARDS_YEARS = iter(range(2099, 2000, -1))  # one certification per area and year
+
+
+def awards_record_body(area: str) -> dict[str, Any]:
+    """An award already decided, for a person the registry does not hold."""
+    return {
+        "recipient_kind": "individual",
+        "recipient_name": "Cá nhân",
+        "area_id": area,
+        "award_form": "giay_khen",
+        "authority": "ward_committee",
+        "award_kind": "campaign",
+        "campaign": "festival-19-8-2023",
+        "reason": "Thành tích",
+        "decision_number": "4/QĐ",
+        "decided_on": "2023-08-19",
+    }
+
+
+def awards_fresh_award(world: World, side: str) -> str:
+    approve = f"/nominations/{world.nomination(side)}/approve"
+    return str(world.post("awards", approve, {"decision_number": "3/QĐ"})["id"])
+
+
+def awards_certification(world: World, side: str) -> str:
+    ids = world.ids[side]
+    if "certification" not in ids:
+        body = {"area_id": ids["ward"], "year": 2000}
+        ids["certification"] = world.post("awards", "/certifications", body)["id"]
+    return ids["certification"]
+
+
+def awards_suggestion(world: World, side: str) -> str:
+    """A dismissed suggestion: a new team solves two incidents, crossing the threshold."""
+    ids = world.ids[side]
+    if "suggestion" in ids:
+        return ids["suggestion"]
+    team = world.post(
+        "registry",
+        "/teams",
+        {
+            "area_id": ids["group"],
+            "name": "Tổ thi đua",
+            "kind": "security_order",
+            "members": [{"full_name": "Tổ trưởng", "role": "leader"}],
+        },
+    )["id"]
+    incidents: list[str] = []
+
+    def report() -> bool:
+        response = world.admin.post(
+            world.url("reporting", "/incidents"), json=incident_body(ids["group"], team)
+        )
+        if response.status_code == 201:
+            incidents.append(response.json()["id"])
+        return len(incidents) == 2
+
+    wait_for(report)
+    for incident in incidents:
+        for status in ("verified", "resolved"):
+            response = world.admin.post(
+                world.url("reporting", f"/incidents/{incident}/status"),
+                json={"status": status, "reason": "Công an phường xác minh"},
+            )
+            assert response.status_code == 200, response.text
+
+    def suggested() -> list[dict[str, Any]]:
+        listed = world.admin.get(world.url("awards", "/suggestions?limit=200")).json()
+        return [item for item in listed if item["subject_id"] == team]
+
+    wait_for(lambda: bool(suggested()))
+    suggestion = suggested()[0]["id"]
+    response = world.admin.post(
+        world.url("awards", f"/suggestions/{suggestion}/dismiss"), json={"reason": "Thử"}
+    )
+    assert response.status_code == 200, response.text
+    ids["suggestion"] = suggestion
+    return suggestion
+
+
 AWARDS_CASES = [
     Case(
         "awards",
@@ -652,6 +742,98 @@ AWARDS_CASES = [
         "/contributions/teams/{team_id}",
         SCOPED_READ,
         lambda w, s: (f"/contributions/teams/{w.ids[s]['team']}", None),
+    ),
+    Case("awards", "GET", "/catalogue", LIST_READ, lambda w, s: ("/catalogue", None)),
+    Case("awards", "GET", "/nominations", LIST_READ, lambda w, s: ("/nominations", None)),
+    Case(
+        "awards",
+        "POST",
+        "/nominations/{nomination_id}/reject",
+        SCOPED_UPDATE,
+        lambda w, s: (f"/nominations/{w.nomination(s)}/reject", {"reason": "Chưa đủ"}),
+    ),
+    Case(
+        "awards",
+        "POST",
+        "/awards",
+        SCOPED_WRITE,
+        lambda w, s: ("/awards", awards_record_body(w.ids[s]["group"])),
+    ),
+    Case(
+        "awards",
+        "GET",
+        "/awards/{award_id}",
+        SCOPED_READ,
+        lambda w, s: (f"/awards/{w.ids[s]['award']}", None),
+    ),
+    Case(
+        "awards",
+        "POST",
+        "/awards/{award_id}/revoke",
+        SCOPED_UPDATE,
+        lambda w, s: (f"/awards/{awards_fresh_award(w, s)}/revoke", {"reason": "Gian lận"}),
+    ),
+    *(
+        Case(
+            "awards",
+            "GET",
+            path,
+            SCOPED_READ,
+            lambda w, s, p=path: (f"{p}?area_id={w.ids[s]['ward']}", None),
+        )
+        for path in ("/reports/awards", "/reports/awards.csv", "/leaderboard")
+    ),
+    Case(
+        "awards",
+        "GET",
+        "/scores/{subject}/{subject_id}",
+        SCOPED_READ,
+        lambda w, s: (f"/scores/team/{w.ids[s]['team']}", None),
+    ),
+    Case("awards", "GET", "/suggestions", LIST_READ, lambda w, s: ("/suggestions", None)),
+    # The 201/200 paths are in tests/integration/test_awards_scores.py; here a suggestion
+    # already dismissed shows the rules: 409 where visible, 404 where not.
+    Case(
+        "awards",
+        "POST",
+        "/suggestions/{suggestion_id}/accept",
+        AWARDS_DECIDED,
+        lambda w, s: (f"/suggestions/{awards_suggestion(w, s)}/accept", {}),
+    ),
+    Case(
+        "awards",
+        "POST",
+        "/suggestions/{suggestion_id}/dismiss",
+        AWARDS_DECIDED,
+        lambda w, s: (f"/suggestions/{awards_suggestion(w, s)}/dismiss", {"reason": "Thử"}),
+    ),
+    Case(
+        "awards",
+        "POST",
+        "/certifications",
+        SCOPED_WRITE,
+        lambda w, s: (
+            "/certifications",
+            {"area_id": w.ids[s]["ward"], "year": next(AWARDS_YEARS)},
+        ),
+    ),
+    Case("awards", "GET", "/certifications", LIST_READ, lambda w, s: ("/certifications", None)),
+    Case(
+        "awards",
+        "GET",
+        "/certifications/{certification_id}",
+        SCOPED_READ,
+        lambda w, s: (f"/certifications/{awards_certification(w, s)}", None),
+    ),
+    Case(
+        "awards",
+        "POST",
+        "/certifications/{certification_id}/evaluate",
+        SCOPED_APPROVE,
+        lambda w, s: (
+            f"/certifications/{awards_certification(w, s)}/evaluate",
+            {"reason": "Đánh giá lại"},
+        ),
     ),
 ]
 

@@ -131,6 +131,19 @@ def test_informant_identity_never_leaves_reporting(stack):
     )
     incident = httpx.get(f"{reporting}/incidents/{incident_id}", headers=officer)
     assert incident.status_code == 200 and marker not in incident.text
+    # Nor in the lists, the exports or the statistics.
+    for path in ("/incidents", "/incidents.csv"):
+        listed = httpx.get(f"{reporting}{path}", headers=officer)
+        assert listed.status_code == 200 and incident_id in listed.text
+        assert marker not in listed.text, path
+    today = datetime.now(UTC).date().isoformat()
+    for path in ("/statistics", "/statistics.csv"):
+        figures = httpx.get(
+            f"{reporting}{path}",
+            params={"area_id": ward["id"], "from": "2020-01-01", "to": today},
+            headers=officer,
+        )
+        assert figures.status_code == 200 and marker not in figures.text, path
     for status in ("verified", "resolved"):
         moved = httpx.post(
             f"{reporting}/incidents/{incident_id}/status",

@@ -97,8 +97,8 @@ def settle() -> None:
 
 
 def drive_traffic(stack, reports: int) -> None:
-    """Register a ward and team, report and resolve incidents, grant one award, and
-    dead-letter one malformed record."""
+    """Register a ward and team, report and resolve incidents, log an activity, grant one
+    award, and dead-letter one malformed record."""
     with httpx.Client(timeout=15, headers=bearer()) as client:
         registry, reporting, awards = (stack.url(n) for n in ("registry", "reporting", "awards"))
         ward = client.post(
@@ -135,6 +135,17 @@ def drive_traffic(stack, reports: int) -> None:
                     f"{reporting}/incidents/{incident['id']}/status",
                     json={"status": status, "reason": "Đã xử lý"},
                 )
+        activity = client.post(
+            f"{reporting}/activities",
+            json={
+                "area_id": ward["id"],
+                "activity_type": "patrol",
+                "occurred_on": (datetime.now(UTC) - timedelta(days=1)).date().isoformat(),
+                "measures": [{"item": "patrols", "quantity": 1}],
+                "team_ids": [team["id"]],
+            },
+        )
+        assert activity.status_code == 201, activity.text
         nomination = {
             "recipient_kind": "collective",
             "recipient_id": team["id"],
@@ -181,6 +192,7 @@ def test_prometheus_sees_the_services_and_the_traffic(stack, prometheus):
         "reported": 'sum(antt_incidents_reported_total{category_group="crime"})',
         "resolved": 'sum(antt_incidents_resolved_total{category_group="crime"})',
         "awards": 'sum(antt_awards_granted_total{authority_level="province"})',
+        "activities": 'sum(antt_activities_logged_total{activity_type="patrol"})',
         # FastStream labels a consumer's series with the topic it reads, as "handler"
         "consumed": "sum(faststream_received_processed_messages_total"
         '{app_name="awards", handler="incident_reported", status="acked"})',
@@ -196,6 +208,7 @@ def test_prometheus_sees_the_services_and_the_traffic(stack, prometheus):
     assert rose["reported"] == reports
     assert rose["resolved"] == reports
     assert rose["awards"] == 1
+    assert rose["activities"] == 1
     assert rose["published"] >= reports
     assert rose["consumed"] >= reports
     assert rose["http"] >= 2 * reports + 4
