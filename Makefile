@@ -9,7 +9,7 @@ ANTT := $(VENV)/bin/antt
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup postgres prometheus lint unit integration kafka-jars clean
+.PHONY: run test setup postgres prometheus lint unit integration bench kafka-jars clean
 
 run: setup
 	$(ANTT) run
@@ -23,10 +23,14 @@ unit: setup postgres
 integration: setup postgres prometheus
 	$(VENV)/bin/pytest tests/integration
 
+# Not part of `make test`: it prints figures (10 k vs 1 M incidents), it asserts no timings.
+bench: setup
+	$(VENV)/bin/python -m benchmarks.reporting_statistics
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services
+	$(VENV)/bin/mypy shared services benchmarks
 
 setup: $(VENV)/.synced .cache/kafka/pom.sha256
 
