@@ -4,10 +4,10 @@
 import hashlib
 import hmac
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from cryptography.fernet import Fernet, MultiFernet
@@ -76,6 +76,8 @@ from shared.read_models import apply_if_newer
 from shared.scope import AreaScope, descendants
 
 # Who the audit trail names for an anonymous tip: never the informant.
+Item = TypeVar("Item")
+
 ANONYMOUS_INFORMANT = Principal(subject="anonymous-informant", role=Role.SERVICE)
 
 # reported → verified → resolved | mediated | referred | dismissed; a report that proves
@@ -624,34 +626,13 @@ class ReportingService:
     async def export_incidents(
         self, filters: IncidentFilter, principal: Principal
     ) -> AsyncIterator[list[IncidentListItem]]:
-        """Checks the scope now; the rows follow in chunks, a fresh query per chunk that
-        resumes after the last row (keyset), so an export of any size keeps memory flat."""
+        """Checks the scope now; the rows follow in chunks (see ``_keyset_chunks``)."""
         async with self.sessions() as session:
             areas = await self._filter_areas(session, filters.area_id, principal)
         query = self._incident_query(filters, areas)
-
-        async def chunks() -> AsyncIterator[list[IncidentListItem]]:
-            last: Incident | None = None
-            while True:
-                page = query
-                if last is not None:
-                    page = page.where(
-                        or_(
-                            col(Incident.occurred_at) < last.occurred_at,
-                            and_(
-                                col(Incident.occurred_at) == last.occurred_at,
-                                col(Incident.id) < last.id,
-                            ),
-                        )
-                    )
-                async with self.sessions() as session:
-                    rows = list((await session.exec(page.limit(EXPORT_CHUNK))).all())
-                    if not rows:
-                        return
-                    yield await self._incident_items(session, rows)
-                last = rows[-1]
-
-        return chunks()
+        return self._keyset_chunks(
+            query, col(Incident.occurred_at), col(Incident.id), self._incident_items
+        )
 
     async def _incident_items(
         self, session: AsyncSession, incidents: list[Incident]
@@ -834,27 +815,34 @@ class ReportingService:
         async with self.sessions() as session:
             areas = await self._filter_areas(session, filters.area_id, principal)
         query = self._activity_query(filters, areas)
+        return self._keyset_chunks(
+            query, col(Activity.occurred_on), col(Activity.id), self._activity_items
+        )
 
-        async def chunks() -> AsyncIterator[list[ActivityPublic]]:
-            last: Activity | None = None
+    def _keyset_chunks(
+        self,
+        query: Any,
+        order: Any,
+        row_id: Any,
+        to_items: Callable[[AsyncSession, list[Any]], Awaitable[list[Item]]],
+    ) -> AsyncIterator[list[Item]]:
+        """Rows newest first in chunks, a fresh query per chunk that resumes after the
+        last row (keyset), so an export of any size keeps memory flat."""
+
+        async def chunks() -> AsyncIterator[list[Item]]:
+            last: tuple[Any, Any] | None = None
             while True:
                 page = query
                 if last is not None:
                     page = page.where(
-                        or_(
-                            col(Activity.occurred_on) < last.occurred_on,
-                            and_(
-                                col(Activity.occurred_on) == last.occurred_on,
-                                col(Activity.id) < last.id,
-                            ),
-                        )
+                        or_(order < last[0], and_(order == last[0], row_id < last[1]))
                     )
                 async with self.sessions() as session:
                     rows = list((await session.exec(page.limit(EXPORT_CHUNK))).all())
                     if not rows:
                         return
-                    yield await self._activity_items(session, rows)
-                last = rows[-1]
+                    yield await to_items(session, rows)
+                last = (getattr(rows[-1], order.key), rows[-1].id)
 
         return chunks()
 

@@ -591,3 +591,22 @@ async def test_informant_stays_out_of_events_lists_and_exports(reporting):
     assert (
         reported["source"] == "resident_tip" and reported["category_group"] == "drugs_social_evils"
     )
+
+
+async def test_exports_page_through_every_row_once_in_chunks(reporting, monkeypatch):
+    """Exports read in keyset chunks: with a chunk of two, rows sharing a time are neither
+    lost nor repeated at the chunk borders."""
+    client, _ = reporting
+    monkeypatch.setattr("services.reporting.service.EXPORT_CHUNK", 2)
+    same_time = ago(days=2)
+    created = [(await report(client, occurred_at=same_time))["id"] for _ in range(4)]
+    created.append((await report(client, occurred_at=ago(days=1)))["id"])
+    for _ in range(3):
+        await client.post("/activities", json=activity_body())
+    incidents = await client.get("/incidents.csv")
+    rows = list(csv.DictReader(io.StringIO(incidents.content.decode("utf-8-sig"))))
+    assert len(rows) == 5 and sorted(row["id"] for row in rows) == sorted(created)
+    assert rows[0]["id"] == created[-1]  # newest first
+    activities = await client.get("/activities.csv")
+    activity_rows = list(csv.DictReader(io.StringIO(activities.content.decode("utf-8-sig"))))
+    assert len({row["id"] for row in activity_rows}) == len(activity_rows) == 3
