@@ -50,7 +50,9 @@ class AreaBase(SQLModel):
     code: str = Field(min_length=1, max_length=64, description="Unique administrative code")
     name: Name
     level: AreaLevel = Field(sa_type=enum_column(AreaLevel))
-    households: int | None = Field(default=None, ge=0, description="Households, when known")
+    households: int | None = Field(
+        default=None, ge=0, le=10_000_000, description="Households, when known"
+    )
 
 
 class AreaCreate(AreaBase):
@@ -61,7 +63,7 @@ class AreaUpdate(SQLModel):
     """Rename an area or record its households; code, level and parent stay."""
 
     name: Name | None = None
-    households: int | None = Field(default=None, ge=0)
+    households: int | None = Field(default=None, ge=0, le=10_000_000)
 
 
 class AreaMove(SQLModel):
