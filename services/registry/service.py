@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from prometheus_client import CollectorRegistry, Gauge
@@ -199,6 +200,29 @@ class RegistryService:
             raise NotFoundError(f"area {within} not found", ["query", "area_id"])
         return await descendants(session, Area, [within])
 
+    async def _scoped_page(
+        self,
+        principal: Principal,
+        within: UUID | None,
+        model: Any,
+        area_column: Any,
+        where: list[Any],
+        order: Any,
+        offset: int,
+        limit: int,
+    ) -> list[Any]:
+        """One page of ``model`` rows in ``within`` (and below) and the caller's scope,
+        matching ``where``, sorted by ``order`` then id so pages are stable."""
+        async with self.sessions() as session:
+            visible = await self._visible_area_ids(session, principal, within)
+            query = select(model).where(*where)
+            if visible is not None:
+                query = query.where(col(area_column).in_(visible))
+            rows = await session.exec(
+                query.order_by(col(order), col(model.id)).offset(offset).limit(limit)
+            )
+            return list(rows.all())
+
     # --- areas ------------------------------------------------------------------------
 
     @staticmethod
@@ -332,19 +356,13 @@ class RegistryService:
         offset: int,
         limit: int,
     ) -> list[AreaPublic]:
-        async with self.sessions() as session:
-            visible = await self._visible_area_ids(session, principal, within)
-            query = select(Area)
-            if visible is not None:
-                query = query.where(col(Area.id).in_(visible))
-            if level is not None:
-                query = query.where(Area.level == level)
-            if q:
-                query = query.where(or_(col(Area.name).contains(q), col(Area.code).contains(q)))
-            rows = await session.exec(
-                query.order_by(col(Area.code), col(Area.id)).offset(offset).limit(limit)
-            )
-            return [AreaPublic.model_validate(area) for area in rows.all()]
+        where: list[Any] = [Area.level == level] if level is not None else []
+        if q:
+            where.append(or_(col(Area.name).contains(q), col(Area.code).contains(q)))
+        rows = await self._scoped_page(
+            principal, within, Area, Area.id, where, Area.code, offset, limit
+        )
+        return [AreaPublic.model_validate(area) for area in rows]
 
     async def area_summary(self, area_id: UUID, principal: Principal) -> AreaSummary:
         async with self.sessions() as session:
@@ -416,17 +434,11 @@ class RegistryService:
     async def list_people(
         self, principal: Principal, within: UUID | None, q: str | None, offset: int, limit: int
     ) -> list[PersonPublic]:
-        async with self.sessions() as session:
-            visible = await self._visible_area_ids(session, principal, within)
-            query = select(Person)
-            if visible is not None:
-                query = query.where(col(Person.area_id).in_(visible))
-            if q:
-                query = query.where(col(Person.full_name).contains(q))
-            rows = await session.exec(
-                query.order_by(col(Person.full_name), col(Person.id)).offset(offset).limit(limit)
-            )
-            return [PersonPublic.model_validate(person) for person in rows.all()]
+        where = [col(Person.full_name).contains(q)] if q else []
+        rows = await self._scoped_page(
+            principal, within, Person, Person.area_id, where, Person.full_name, offset, limit
+        )
+        return [PersonPublic.model_validate(person) for person in rows]
 
     # --- teams ------------------------------------------------------------------------
 
@@ -1213,17 +1225,11 @@ class RegistryService:
         offset: int,
         limit: int,
     ) -> list[InitiativePublic]:
-        async with self.sessions() as session:
-            visible = await self._visible_area_ids(session, principal, within)
-            query = select(Initiative)
-            if visible is not None:
-                query = query.where(col(Initiative.area_id).in_(visible))
-            if status is not None:
-                query = query.where(Initiative.status == status)
-            rows = await session.exec(
-                query.order_by(col(Initiative.name), col(Initiative.id)).offset(offset).limit(limit)
-            )
-            return [InitiativePublic.model_validate(i) for i in rows.all()]
+        where = [Initiative.status == status] if status is not None else []
+        rows = await self._scoped_page(
+            principal, within, Initiative, Initiative.area_id, where, Initiative.name, offset, limit
+        )
+        return [InitiativePublic.model_validate(i) for i in rows]
 
     async def _initiative_profile(
         self, session: AsyncSession, initiative: Initiative
@@ -1329,17 +1335,11 @@ class RegistryService:
         offset: int,
         limit: int,
     ) -> list[CameraPublic]:
-        async with self.sessions() as session:
-            visible = await self._visible_area_ids(session, principal, within)
-            query = select(Camera)
-            if visible is not None:
-                query = query.where(col(Camera.area_id).in_(visible))
-            if status is not None:
-                query = query.where(Camera.status == status)
-            rows = await session.exec(
-                query.order_by(col(Camera.installed_on), col(Camera.id)).offset(offset).limit(limit)
-            )
-            return [CameraPublic.model_validate(c) for c in rows.all()]
+        where = [Camera.status == status] if status is not None else []
+        rows = await self._scoped_page(
+            principal, within, Camera, Camera.area_id, where, Camera.installed_on, offset, limit
+        )
+        return [CameraPublic.model_validate(c) for c in rows]
 
     # --- maintenance ------------------------------------------------------------------
 
