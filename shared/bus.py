@@ -2,11 +2,13 @@
 to an event (consumer group, ack after the database commit, inbox, retries, dead letters)."""
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from faststream import AckPolicy
 from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaBroker
@@ -16,9 +18,15 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.cloudevents import Envelope, InvalidEnvelopeError, ce_type_for, parse_headers
+from shared.cloudevents import (
+    TYPE_PREFIX,
+    Envelope,
+    InvalidEnvelopeError,
+    headers_to_dict,
+    parse_headers,
+)
 from shared.db import SessionFactory, transaction
-from shared.events import IntegrationEvent, dead_letter_topic
+from shared.events import DLQ_NULL_VALUE_HEADER, EVENT_TYPES, IntegrationEvent, dead_letter_topic
 from shared.inbox import Inbox
 from shared.logging import bind_correlation_id, get_logger
 from shared.metrics import DeliveryMetrics
@@ -41,16 +49,22 @@ def create_broker(settings: ServiceSettings, registry: CollectorRegistry) -> Kaf
     )
 
 
+# Every topic keeps its records for ever: the log is the history read models rebuild from.
+TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1"}
+
+
 async def ensure_topics(settings: ServiceSettings, topics: Iterable[str]) -> None:
-    """Create the topics this service publishes to or reads from, if missing."""
+    """Create the topics this service publishes to or reads from, if missing, keeping
+    their records for ever; warn about an existing topic that would expire them."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=f"{settings.service_name}-admin",
     )
     await admin.start()
     try:
+        wanted = set(topics)
         existing = set(await admin.list_topics())
-        missing = sorted(set(topics) - existing)
+        missing = sorted(wanted - existing)
         if missing:
             await admin.create_topics(
                 [
@@ -58,17 +72,79 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[str]) -> Non
                         name=topic,
                         num_partitions=settings.kafka_topic_partitions,
                         replication_factor=settings.kafka_replication_factor,
+                        topic_configs=dict(TOPIC_CONFIG),
                     )
                     for topic in missing
                 ]
             )
             log.info("topics_created", topics=missing)
+        for topic, retention in (await topic_retention(admin, sorted(wanted & existing))).items():
+            if retention != "-1":
+                log.warning(
+                    "topic_expires_history",
+                    topic=topic,
+                    retention_ms=retention,
+                    fix=f"kafka-configs --alter --entity-type topics --entity-name {topic} "
+                    "--add-config retention.ms=-1",
+                )
     finally:
         await admin.close()
 
 
+async def topic_retention(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, str]:
+    """Each topic's ``retention.ms`` as the broker reports it."""
+    if not topics:
+        return {}
+    responses = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics]
+    )
+    found: dict[str, str] = {}
+    for response in responses:
+        for resource in response.resources:
+            _, _, _, name, entries = resource[:5]
+            for entry in entries:
+                if entry[0] == "retention.ms":
+                    found[name] = entry[1]
+    return found
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    # Field paths and rules only: a payload's values (a name, say) never reach a header.
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'value'}: {error['msg']}"
+        for error in exc.errors(include_input=False)[:10]
+    )
+
+
+class PoisonRecordError(ValueError):
+    """A record that can never become an event of its topic: dead-lettered at once."""
+
+
+def _lenient_headers(record: Any) -> Any:
+    # FastStream decodes header values strictly; a bad one must reach the wrapper, not crash.
+    headers = [
+        (key, value if isinstance(value, bytes) else b"")
+        for key, value in (getattr(record, "headers", None) or ())
+    ]
+    clean = [(key, value.decode("utf-8", "replace").encode()) for key, value in headers]
+    return dataclasses.replace(record, headers=clean)
+
+
+async def _keep_raw_record(record: Any, parse: Callable[[Any], Awaitable[Any]]) -> Any:
+    message = await parse(_lenient_headers(record))
+    message.raw_message = record  # the wrapper decodes the record itself, as it came
+    return message
+
+
+async def _no_decoding(message: Any) -> None:
+    # Decoding happens in EventConsumer, where every failure can be dead-lettered.
+    return None
+
+
 class EventConsumer:
-    """Subscribes handlers so that each event takes effect once, or lands in ``.dlq``."""
+    """One Kafka subscription per topic: decodes each record into the event its ``ce_type``
+    names, hands it to that type's handler so that it takes effect once, skips (and counts)
+    types the service does not handle, and dead-letters whatever cannot become an event."""
 
     def __init__(
         self,
@@ -85,64 +161,116 @@ class EventConsumer:
         self.max_attempts = settings.consumer_max_attempts
         self.backoff = settings.consumer_retry_backoff_seconds
         self.service = settings.service_name
-        self.topics: list[str] = []
+        # topic → ce event type → (contract, handler)
+        self.handlers: dict[str, dict[str, tuple[type[IntegrationEvent], EventHandler[Any]]]] = {}
         self.groups: dict[str, str] = {}  # consumer group → topic
 
+    @property
+    def topics(self) -> list[str]:
+        return list(self.handlers)
+
+    def group_for(self, topic: str) -> str:
+        return f"{self.service}.{topic}"
+
     def subscribe(self, event_cls: type[E], handler: EventHandler[E]) -> None:
-        topic = event_cls.event_type
-        group_id = f"{self.service}.{handler.__name__}"
-        self.topics.append(topic)
+        """Handle ``event_cls`` with ``handler``; the first handler of a topic subscribes."""
+        topic = event_cls.topic
+        if topic not in self.handlers:
+            self.handlers[topic] = {}
+            self._subscribe_topic(topic)
+        if event_cls.event_type in self.handlers[topic]:
+            raise ValueError(f"{event_cls.event_type} already has a handler in {self.service}")
+        self.handlers[topic][event_cls.event_type] = (event_cls, handler)
+
+    def _subscribe_topic(self, topic: str) -> None:
+        group_id = self.group_for(topic)
         self.groups[group_id] = topic
 
         async def consume(message: KafkaMessage) -> None:
-            await self._consume(message, event_cls, handler, group_id)
+            await self._consume(message, topic, group_id)
 
-        consume.__name__ = handler.__name__
-        consume.__doc__ = handler.__doc__
-        # Offsets are committed only after the handler's transaction (AckPolicy.ACK);
-        # a new consumer group reads from the start, as read models need all history.
-        options: dict[str, Any] = {"auto_offset_reset": "earliest", "title": f"{group_id}:{topic}"}
-        ack = AckPolicy.ACK
-        self.broker.subscriber(topic, group_id=group_id, ack_policy=ack, **options)(consume)
+        consume.__name__ = topic.replace(".", "_")
+        consume.__doc__ = f"Events of {topic}, dispatched by ce_type."
+        # Offsets are committed only after the handler's transaction (AckPolicy.ACK). Topics
+        # keep every event for ever, so a new group reads the whole history from the start.
+        self.broker.subscriber(
+            topic,
+            group_id=group_id,
+            ack_policy=AckPolicy.ACK,
+            auto_offset_reset="earliest",
+            parser=_keep_raw_record,
+            decoder=_no_decoding,
+            title=f"{group_id}:{topic}",
+        )(consume)
 
-    async def _consume(
-        self,
-        message: KafkaMessage,
-        event_cls: type[E],
-        handler: EventHandler[E],
-        group_id: str,
-    ) -> None:
-        topic = event_cls.event_type
+    def decode(self, topic: str, record: Any) -> tuple[Envelope, IntegrationEvent] | None:
+        """The record as an event of ``topic``; None for a type this service does not
+        handle. Raises PoisonRecordError for anything that can never become an event."""
         try:
-            envelope = parse_headers(message.headers)
-            if envelope.type != ce_type_for(topic):
-                raise InvalidEnvelopeError(
-                    f"ce_type {envelope.type!r} does not belong on topic {topic!r}"
-                )
-            event = event_cls.model_validate_json(message.body)
-        except (InvalidEnvelopeError, ValidationError, ValueError) as exc:
-            # A malformed record will never succeed: dead-letter it at once.
+            envelope = parse_headers(headers_to_dict(record.headers or ()))
+        except InvalidEnvelopeError as exc:
+            raise PoisonRecordError(str(exc)) from exc
+        if not envelope.type.startswith(TYPE_PREFIX):
+            raise PoisonRecordError(f"ce_type {envelope.type!r} is not a vn.antt. event type")
+        contract = EVENT_TYPES.get(envelope.event_type)
+        if contract is not None and contract.topic != topic:
+            raise PoisonRecordError(
+                f"ce_type {envelope.type!r} does not belong on topic {topic!r} "
+                f"(its topic is {contract.topic!r})"
+            )
+        handled = self.handlers[topic].get(envelope.event_type)
+        if handled is None:
+            return None
+        event_cls = handled[0]
+        if record.value is None:
+            raise PoisonRecordError("the record's value is null (a tombstone), not an event")
+        if not record.value:
+            raise PoisonRecordError("the record's value is empty, not an event")
+        try:
+            event = event_cls.model_validate_json(record.value)
+        except ValidationError as exc:
+            kind = "invalid JSON" if exc.errors()[0]["type"] == "json_invalid" else "contract"
+            raise PoisonRecordError(f"{kind}: {_validation_summary(exc)}") from exc
+        return envelope, event
+
+    async def _consume(self, message: KafkaMessage, topic: str, group_id: str) -> None:
+        record: Any = message.raw_message
+        try:
+            decoded = self.decode(topic, record)
+        except PoisonRecordError as exc:
             await self._dead_letter(message, topic, group_id, exc, attempts=1)
             return
+        if decoded is None:
+            event_type = headers_to_dict(record.headers or ()).get("ce_type", "")
+            self.metrics.skipped.labels(topic=topic, type=event_type[:100]).inc()
+            return
+        envelope, event = decoded
+        handler = self.handlers[topic][event.event_type][1]
         bind_correlation_id(envelope.correlation_id)
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with transaction(self.sessions) as session:
                     claimed = await self.inbox.claim(
-                        session, event_id=envelope.id, consumer=group_id, event_type=topic
+                        session,
+                        event_id=envelope.id,
+                        consumer=group_id,
+                        event_type=event.event_type,
                     )
                     if not claimed:
                         self.metrics.inbox_duplicates.labels(topic=topic).inc()
                         log.info("event_duplicate_skipped", topic=topic, event_id=envelope.id)
                         return
                     await handler(session, event, envelope)
-                log.info("event_handled", topic=topic, event_id=envelope.id, handler=group_id)
+                log.info(
+                    "event_handled", topic=topic, type=event.event_type, event_id=envelope.id
+                )
                 return
             except Exception as exc:
                 self.metrics.handler_failures.labels(topic=topic).inc()
                 log.warning(
                     "event_handler_failed",
                     topic=topic,
+                    type=event.event_type,
                     event_id=envelope.id,
                     attempt=attempt,
                     error_type=type(exc).__name__,
@@ -161,22 +289,29 @@ class EventConsumer:
         attempts: int,
     ) -> None:
         record: Any = message.raw_message
-        headers = {key: value for key, value in message.headers.items() if isinstance(value, str)}
+        headers = {
+            key: value
+            for key, value in headers_to_dict(record.headers or ()).items()
+            if not key.startswith("dlq_")
+        }
+        cause = error.__cause__ if isinstance(error, PoisonRecordError) else None
         headers.update(
             {
                 "dlq_original_topic": topic,
                 "dlq_original_partition": str(getattr(record, "partition", "")),
                 "dlq_original_offset": str(getattr(record, "offset", "")),
                 "dlq_consumer_group": group_id,
-                "dlq_error_type": type(error).__name__,
+                "dlq_error_type": type(cause or error).__name__,
                 "dlq_error": str(error)[:2000],
                 "dlq_attempts": str(attempts),
                 "dlq_failed_at": datetime.now(UTC).isoformat(),
             }
         )
+        if record.value is None:
+            headers[DLQ_NULL_VALUE_HEADER] = "true"  # so a replay restores the null
         try:
             await self.broker.publish(
-                message.body,
+                record.value or b"",
                 topic=dead_letter_topic(topic),
                 key=getattr(record, "key", None),
                 headers=headers,

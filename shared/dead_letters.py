@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.events import dead_letter_topic
+from shared.events import DLQ_NULL_VALUE_HEADER, dead_letter_topic
 
 REPLAY_GROUP_PREFIX = "antt.dlq-replay."
 
@@ -119,9 +119,10 @@ async def replay_dead_letters(
                     if tp in done or replayed >= target or record.offset >= ends[tp]:
                         done.add(tp)
                         break
+                    null = (DLQ_NULL_VALUE_HEADER, b"true") in record.headers
                     await producer.send_and_wait(
                         topic,
-                        value=record.value,
+                        value=None if null else record.value,
                         key=record.key,
                         headers=_original_headers(list(record.headers)),
                     )

@@ -1,7 +1,9 @@
 """The event contracts: the only coupling between the services.
 
-Each class is one event type, published on the topic of the same name, keyed by the
-aggregate id named in ``subject_field``. Payloads are plain JSON; readers ignore fields
+Each class is one event type. Events are published on one topic per aggregate type,
+``<service>.<aggregate>`` (Debezium's outbox convention), keyed by the aggregate id named in
+``subject_field``, so Kafka keeps one aggregate's events in order; the event's name is its
+CloudEvents type (``vn.antt.<event_type>``). Payloads are plain JSON; readers ignore fields
 they do not know, so adding an optional field is not a breaking change. A breaking
 change raises ``schema_version``.
 """
@@ -64,6 +66,8 @@ class AwardKind(StrEnum):
 
 
 EVENT_TYPES: dict[str, type["IntegrationEvent"]] = {}
+# topic → the event types published on it, in the order they are declared below
+TOPIC_EVENTS: dict[str, list[type["IntegrationEvent"]]] = {}
 
 
 class IntegrationEvent(BaseModel):
@@ -72,6 +76,7 @@ class IntegrationEvent(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     event_type: ClassVar[str]
+    topic: ClassVar[str]
     subject_field: ClassVar[str]
 
     schema_version: int = Field(default=1, ge=1)
@@ -81,6 +86,7 @@ class IntegrationEvent(BaseModel):
         super().__init_subclass__(**kwargs)
         if "event_type" in cls.__dict__:
             EVENT_TYPES[cls.event_type] = cls
+            TOPIC_EVENTS.setdefault(cls.topic, []).append(cls)
 
     @property
     def subject(self) -> str:
@@ -88,11 +94,17 @@ class IntegrationEvent(BaseModel):
         return str(getattr(self, self.subject_field))
 
 
-class AreaRegistered(IntegrationEvent):
+class AreaEvent(IntegrationEvent):
+    """An event of the area tree, on ``registry.area``, keyed by the area id."""
+
+    topic: ClassVar[str] = "registry.area"
+    subject_field: ClassVar[str] = "area_id"
+
+
+class AreaRegistered(AreaEvent):
     """An area (province, district, ward/commune, residential group) joined the registry."""
 
     event_type: ClassVar[str] = "area_registered"
-    subject_field: ClassVar[str] = "area_id"
 
     area_id: UUID
     code: str
@@ -104,11 +116,10 @@ class AreaRegistered(IntegrationEvent):
     )
 
 
-class AreaUpdated(IntegrationEvent):
+class AreaUpdated(AreaEvent):
     """An area was renamed or its household count changed (code, level, parent unchanged)."""
 
     event_type: ClassVar[str] = "area_updated"
-    subject_field: ClassVar[str] = "area_id"
 
     area_id: UUID
     code: str
@@ -116,12 +127,11 @@ class AreaUpdated(IntegrationEvent):
     households: int | None = Field(default=None, ge=0)
 
 
-class AreaMoved(IntegrationEvent):
+class AreaMoved(AreaEvent):
     """An area and its whole subtree moved under another parent (e.g. a district dissolved
     into the province). Descendants keep their parent; only this area's parent changes."""
 
     event_type: ClassVar[str] = "area_moved"
-    subject_field: ClassVar[str] = "area_id"
 
     area_id: UUID
     code: str
@@ -139,11 +149,18 @@ class FoundingDecision(BaseModel):
     issuer: str
 
 
-class TeamRegistered(IntegrationEvent):
+class TeamEvent(IntegrationEvent):
+    """An event of a team or its roster, on ``registry.team``, keyed by the team id: a
+    member's joining and leaving stay in order with the team's founding and dissolution."""
+
+    topic: ClassVar[str] = "registry.team"
+    subject_field: ClassVar[str] = "team_id"
+
+
+class TeamRegistered(TeamEvent):
     """A team was set up in an area (its members follow as member_joined)."""
 
     event_type: ClassVar[str] = "team_registered"
-    subject_field: ClassVar[str] = "team_id"
 
     team_id: UUID
     area_id: UUID = Field(description="The area the team belongs to (its ward or group)")
@@ -156,11 +173,10 @@ class TeamRegistered(IntegrationEvent):
     founding_decision: FoundingDecision | None = None
 
 
-class TeamUpdated(IntegrationEvent):
+class TeamUpdated(TeamEvent):
     """A team's name, kind, covered groups or founding decision changed: the full new state."""
 
     event_type: ClassVar[str] = "team_updated"
-    subject_field: ClassVar[str] = "team_id"
 
     team_id: UUID
     area_id: UUID
@@ -171,11 +187,10 @@ class TeamUpdated(IntegrationEvent):
     founding_decision: FoundingDecision | None = None
 
 
-class TeamDissolved(IntegrationEvent):
+class TeamDissolved(TeamEvent):
     """A team was dissolved; it stays in history but takes no new work or members."""
 
     event_type: ClassVar[str] = "team_dissolved"
-    subject_field: ClassVar[str] = "team_id"
 
     team_id: UUID
     area_id: UUID
@@ -183,12 +198,11 @@ class TeamDissolved(IntegrationEvent):
     reason: str
 
 
-class MemberJoined(IntegrationEvent):
+class MemberJoined(TeamEvent):
     """A person joined a team as leader, deputy or member (no contact data, no birth date).
     A role change is published as member_left then member_joined with the new role."""
 
     event_type: ClassVar[str] = "member_joined"
-    subject_field: ClassVar[str] = "team_id"
 
     team_id: UUID
     area_id: UUID
@@ -198,11 +212,10 @@ class MemberJoined(IntegrationEvent):
     joined_on: date | None = None
 
 
-class MemberLeft(IntegrationEvent):
+class MemberLeft(TeamEvent):
     """A person left a team (or left one role on it)."""
 
     event_type: ClassVar[str] = "member_left"
-    subject_field: ClassVar[str] = "team_id"
 
     team_id: UUID
     area_id: UUID
@@ -212,11 +225,17 @@ class MemberLeft(IntegrationEvent):
     reason: str
 
 
-class InitiativeLaunched(IntegrationEvent):
+class InitiativeEvent(IntegrationEvent):
+    """An event of an initiative (mô hình), on ``registry.initiative``."""
+
+    topic: ClassVar[str] = "registry.initiative"
+    subject_field: ClassVar[str] = "initiative_id"
+
+
+class InitiativeLaunched(InitiativeEvent):
     """An initiative (mô hình) was launched, or relaunched after a stop, in an area."""
 
     event_type: ClassVar[str] = "initiative_launched"
-    subject_field: ClassVar[str] = "initiative_id"
 
     initiative_id: UUID
     area_id: UUID
@@ -224,11 +243,10 @@ class InitiativeLaunched(IntegrationEvent):
     launched_on: date
 
 
-class InitiativeStopped(IntegrationEvent):
+class InitiativeStopped(InitiativeEvent):
     """An initiative was stopped, e.g. because it proved a formality."""
 
     event_type: ClassVar[str] = "initiative_stopped"
-    subject_field: ClassVar[str] = "initiative_id"
 
     initiative_id: UUID
     area_id: UUID
@@ -236,11 +254,17 @@ class InitiativeStopped(IntegrationEvent):
     reason: str
 
 
-class CameraInstalled(IntegrationEvent):
+class CameraEvent(IntegrationEvent):
+    """An event of a community camera, on ``registry.camera``."""
+
+    topic: ClassVar[str] = "registry.camera"
+    subject_field: ClassVar[str] = "camera_id"
+
+
+class CameraInstalled(CameraEvent):
     """A community security camera was installed in an area."""
 
     event_type: ClassVar[str] = "camera_installed"
-    subject_field: ClassVar[str] = "camera_id"
 
     camera_id: UUID
     area_id: UUID
@@ -248,11 +272,10 @@ class CameraInstalled(IntegrationEvent):
     funding: str = Field(description="Who paid: a funding source from the catalogue")
 
 
-class CameraRemoved(IntegrationEvent):
+class CameraRemoved(CameraEvent):
     """A community camera was taken down."""
 
     event_type: ClassVar[str] = "camera_removed"
-    subject_field: ClassVar[str] = "camera_id"
 
     camera_id: UUID
     area_id: UUID
@@ -260,11 +283,17 @@ class CameraRemoved(IntegrationEvent):
     reason: str
 
 
-class IncidentReported(IntegrationEvent):
+class IncidentEvent(IntegrationEvent):
+    """An event of an incident's lifecycle, on ``reporting.incident``."""
+
+    topic: ClassVar[str] = "reporting.incident"
+    subject_field: ClassVar[str] = "incident_id"
+
+
+class IncidentReported(IncidentEvent):
     """An incident was reported in an area, crediting the teams that helped."""
 
     event_type: ClassVar[str] = "incident_reported"
-    subject_field: ClassVar[str] = "incident_id"
 
     incident_id: UUID
     area_id: UUID
@@ -278,11 +307,10 @@ class IncidentReported(IntegrationEvent):
     credited_team_ids: list[UUID] = Field(default_factory=list)
 
 
-class IncidentStatusChanged(IntegrationEvent):
+class IncidentStatusChanged(IncidentEvent):
     """An incident moved along reported → verified → resolved/mediated/referred/dismissed."""
 
     event_type: ClassVar[str] = "incident_status_changed"
-    subject_field: ClassVar[str] = "incident_id"
 
     incident_id: UUID
     area_id: UUID
@@ -296,11 +324,10 @@ class IncidentStatusChanged(IntegrationEvent):
     credited_team_ids: list[UUID] = Field(default_factory=list)
 
 
-class IncidentLinked(IntegrationEvent):
+class IncidentLinked(IncidentEvent):
     """An incident was found to repeat an earlier one; counts should drop the duplicate."""
 
     event_type: ClassVar[str] = "incident_linked"
-    subject_field: ClassVar[str] = "incident_id"
 
     incident_id: UUID = Field(description="The duplicate")
     duplicate_of: UUID = Field(description="The incident it repeats")
@@ -321,12 +348,18 @@ class ActivityMeasure(BaseModel):
     )
 
 
-class ActivityLogged(IntegrationEvent):
+class ActivityEvent(IntegrationEvent):
+    """An event of an activity, on ``reporting.activity``."""
+
+    topic: ClassVar[str] = "reporting.activity"
+    subject_field: ClassVar[str] = "activity_id"
+
+
+class ActivityLogged(ActivityEvent):
     """An activity was recorded: outreach, patrol, training, mediation, household pledge,
     weapons handed in, footage extraction, e-ID help, with its own quantities."""
 
     event_type: ClassVar[str] = "activity_logged"
-    subject_field: ClassVar[str] = "activity_id"
 
     activity_id: UUID
     area_id: UUID
@@ -338,11 +371,17 @@ class ActivityLogged(IntegrationEvent):
     incident_id: UUID | None = None
 
 
-class AwardGranted(IntegrationEvent):
+class AwardEvent(IntegrationEvent):
+    """An event of an award, on ``awards.award``, keyed by the award id."""
+
+    topic: ClassVar[str] = "awards.award"
+    subject_field: ClassVar[str] = "award_id"
+
+
+class AwardGranted(AwardEvent):
     """A nomination was approved into an award with a decision number."""
 
     event_type: ClassVar[str] = "award_granted"
-    subject_field: ClassVar[str] = "award_id"
 
     award_id: UUID
     nomination_id: UUID
@@ -360,12 +399,18 @@ class AwardGranted(IntegrationEvent):
     campaign: str | None = None
 
 
-class NominationCreated(IntegrationEvent):
+class NominationEvent(IntegrationEvent):
+    """An event of a nomination, on ``awards.nomination``."""
+
+    topic: ClassVar[str] = "awards.nomination"
+    subject_field: ClassVar[str] = "nomination_id"
+
+
+class NominationCreated(NominationEvent):
     """Someone was nominated for an award (or the scores suggested it and an officer
     accepted the suggestion)."""
 
     event_type: ClassVar[str] = "nomination_created"
-    subject_field: ClassVar[str] = "nomination_id"
 
     nomination_id: UUID
     recipient_kind: RecipientKind
@@ -379,11 +424,10 @@ class NominationCreated(IntegrationEvent):
     suggested: bool = Field(default=False, description="Came from an emulation-score suggestion")
 
 
-class NominationDecided(IntegrationEvent):
+class NominationDecided(NominationEvent):
     """A nomination was approved or rejected (rejections carry the reason)."""
 
     event_type: ClassVar[str] = "nomination_decided"
-    subject_field: ClassVar[str] = "nomination_id"
 
     nomination_id: UUID
     decision: NominationDecision
@@ -392,11 +436,10 @@ class NominationDecided(IntegrationEvent):
     area_id: UUID | None = None
 
 
-class AwardRevoked(IntegrationEvent):
+class AwardRevoked(AwardEvent):
     """An award was revoked (e.g. obtained by fraud); profiles stop showing it."""
 
     event_type: ClassVar[str] = "award_revoked"
-    subject_field: ClassVar[str] = "award_id"
 
     award_id: UUID
     recipient_kind: RecipientKind
@@ -417,11 +460,17 @@ class CriterionResult(BaseModel):
     rule: str = Field(description='The rule in words, e.g. "at most last year\'s 5"')
 
 
-class CertificationDecided(IntegrationEvent):
+class CertificationEvent(IntegrationEvent):
+    """An event of a safe-area certification, on ``awards.certification``."""
+
+    topic: ClassVar[str] = "awards.certification"
+    subject_field: ClassVar[str] = "certification_id"
+
+
+class CertificationDecided(CertificationEvent):
     """A yearly safe-area certification was decided (or re-decided after late events)."""
 
     event_type: ClassVar[str] = "certification_decided"
-    subject_field: ClassVar[str] = "certification_id"
 
     certification_id: UUID
     area_id: UUID
@@ -432,6 +481,10 @@ class CertificationDecided(IntegrationEvent):
     evaluation: int = Field(
         default=1, ge=1, description="1 for the first decision, 2 after a re-evaluation, …"
     )
+
+
+# Set on a dead letter whose original value was null, which Kafka tells apart from empty.
+DLQ_NULL_VALUE_HEADER = "dlq_value_null"
 
 
 def dead_letter_topic(topic: str) -> str:

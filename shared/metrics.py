@@ -43,9 +43,20 @@ class DeliveryMetrics:
             registry=registry,
         )
         self.dead_letters = Counter(
-            "antt_dead_lettered_messages",
-            "Messages sent to a dead-letter topic",
+            "antt_dead_letters",
+            "Records sent to a dead-letter topic: undecodable, or failing every attempt",
             ["topic"],
+            registry=registry,
+        )
+        self.skipped = Counter(
+            "antt_events_skipped",
+            "Events of a type this service does not handle, read and passed over",
+            ["topic", "type"],
+            registry=registry,
+        )
+        self.outbox_purged = Counter(
+            "antt_outbox_purged_rows",
+            "Published outbox rows deleted after ANTT_OUTBOX_KEEP_DAYS",
             registry=registry,
         )
 

@@ -117,3 +117,38 @@ async def schema_drift(engine: AsyncEngine, metadata: MetaData) -> list[Any]:
     """Differences between the models and the database (none once migrations are complete)."""
     async with engine.connect() as connection:
         return await connection.run_sync(_drift, metadata)
+
+
+# Where each event type was moved when topics became one per aggregate (frozen here, as a
+# migration must not change when the contracts do later).
+AGGREGATE_TOPICS_OF_2026_12 = {
+    "registry.area": ("area_registered", "area_updated", "area_moved"),
+    "registry.team": (
+        "team_registered",
+        "team_updated",
+        "team_dissolved",
+        "member_joined",
+        "member_left",
+    ),
+    "registry.initiative": ("initiative_launched", "initiative_stopped"),
+    "registry.camera": ("camera_installed", "camera_removed"),
+    "reporting.incident": ("incident_reported", "incident_status_changed", "incident_linked"),
+    "reporting.activity": ("activity_logged",),
+    "awards.award": ("award_granted", "award_revoked"),
+    "awards.nomination": ("nomination_created", "nomination_decided"),
+    "awards.certification": ("certification_decided",),
+}
+
+
+def outbox_topics_per_aggregate(op: Any) -> None:
+    """Outbox rows name their event type apart from their topic, now one per aggregate."""
+    import sqlalchemy as sa
+
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("event_type", sa.String(200), nullable=True))
+    op.execute("UPDATE outbox SET event_type = topic")
+    for topic, event_types in AGGREGATE_TOPICS_OF_2026_12.items():
+        listed = ", ".join(f"'{event_type}'" for event_type in event_types)
+        op.execute(f"UPDATE outbox SET topic = '{topic}' WHERE event_type IN ({listed})")
+    with op.batch_alter_table("outbox") as batch:
+        batch.alter_column("event_type", existing_type=sa.String(200), nullable=False)

@@ -5,7 +5,7 @@ them sent. A crash between publish and mark re-publishes: consumers' inboxes abs
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     func,
     select,
     update,
@@ -43,6 +44,7 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("event_id", String(36), nullable=False, unique=True),
         Column("topic", String(200), nullable=False),
+        Column("event_type", String(200), nullable=False),
         Column("message_key", String(200), nullable=False),
         Column("payload", Text, nullable=False),
         Column("correlation_id", String(64), nullable=True),
@@ -67,7 +69,8 @@ class Outbox:
             session,
             self.table.insert().values(
                 event_id=event_id,
-                topic=event.event_type,
+                topic=event.topic,
+                event_type=event.event_type,
                 message_key=event.subject,
                 payload=event.model_dump_json(),
                 correlation_id=current_correlation_id(),
@@ -76,6 +79,16 @@ class Outbox:
             ),
         )
         return event_id
+
+    async def purge_published(self, session: AsyncSession, keep_days: float) -> int:
+        """Delete rows published more than ``keep_days`` ago: Kafka keeps the history."""
+        cutoff = utcnow() - timedelta(days=keep_days)
+        table = self.table
+        result: Any = await execute(
+            session,
+            delete(table).where(table.c.published_at.is_not(None), table.c.published_at < cutoff),
+        )
+        return int(result.rowcount or 0)
 
     async def pending_count(self, session: AsyncSession) -> tuple[int, datetime | None]:
         row: Any = (
@@ -173,7 +186,7 @@ class OutboxRelay:
         headers = build_headers(
             event_id=row["event_id"],
             source=self.outbox.source,
-            event_type=row["topic"],
+            event_type=row["event_type"],
             subject=row["message_key"],
             time=_aware(row["created_at"]),
             correlation_id=row["correlation_id"],
@@ -185,6 +198,15 @@ class OutboxRelay:
             headers=headers,
             correlation_id=row["correlation_id"] or row["event_id"],
         )
+
+    async def purge(self, keep_days: float) -> int:
+        async with self.sessions() as session:
+            purged = await self.outbox.purge_published(session, keep_days)
+            await session.commit()
+        if purged:
+            self.metrics.outbox_purged.inc(purged)
+            log.info("outbox_purged", rows=purged, keep_days=keep_days)
+        return purged
 
     async def run(self) -> None:
         """Relay until cancelled; back off while the broker is unreachable."""

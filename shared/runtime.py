@@ -96,19 +96,17 @@ class ServiceRuntime:
                 audience=settings.jwt_audience,
             )
         )
-        self.published_topics = [event.event_type for event in publishes]
-        for event in publishes:
-            # Declared for the AsyncAPI document; the outbox relay does the publishing.
-            self.broker.publisher(
-                event.event_type,
-                title=f"{event.event_type}:publish",
-                description=(event.__doc__ or "").strip() or None,
-                schema=event,
-            )
+        self.publishes = list(publishes)
+        self.published_topics = sorted({event.topic for event in self.publishes})
         self.http_metrics = HttpMetrics(self.registry)
         self.lag_metrics = ConsumerLagMetrics(self.registry)
         self._periodic: list[tuple[str, float, Callable[[], Awaitable[Any]]]] = []
         self.every(settings.metrics_refresh_seconds, self.measure_lag, name="consumer-lag")
+        self.every(
+            settings.outbox_purge_interval_seconds,
+            lambda: self.relay.purge(settings.outbox_keep_days),
+            name="outbox-purge",
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     def every(self, seconds: float, job: Callable[[], Awaitable[Any]], name: str) -> None:

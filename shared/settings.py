@@ -40,6 +40,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=100, ge=1)
+    # Published outbox rows are kept this long (for audits of what left), then purged;
+    # Kafka's topics keep the events themselves for ever.
+    outbox_keep_days: float = Field(default=7.0, ge=0)
+    outbox_purge_interval_seconds: float = Field(default=3600.0, gt=0)
     # A message whose handler fails this many times in a row goes to <topic>.dlq.
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)

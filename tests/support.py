@@ -61,7 +61,7 @@ async def publish_event(
     event_id = event_id or str(uuid.uuid4())
     await broker.publish(
         event.model_dump_json().encode(),
-        topic=event.event_type,
+        topic=event.topic,
         key=event.subject.encode(),
         headers=build_headers(
             event_id=event_id,

@@ -74,62 +74,93 @@ def status_changed(teams):
 async def dead_letters(broker: KafkaBroker, topic: str):
     received = []
 
-    @broker.subscriber(topic, group_id="test-dlq-reader")
+    async def raw(_: KafkaMessage) -> None:
+        return None  # a dead letter's value may be anything: keep the bytes
+
+    @broker.subscriber(topic, group_id="test-dlq-reader", decoder=raw)
     async def collect(message: KafkaMessage) -> None:
         received.append((message.body, message.headers))
 
     return received
 
 
-async def test_poison_message_goes_to_dead_letter_topic_with_error(database_url):
+def headers_for(event_type: str, event_id: str) -> dict[str, str]:
+    return build_headers(
+        event_id=event_id, source="/x", event_type=event_type, subject="x", time=datetime.now(UTC)
+    )
+
+
+GOOD = status_changed([uuid.uuid4()]).model_dump_json().encode()
+NO_ID = {k: v for k, v in headers_for("incident_status_changed", "x").items() if k != "ce_id"}
+# (what is wrong, value, headers, the dlq_error_type, a phrase of dlq_error)
+POISON = [
+    ("failed contract", b'{"not": "an incident"}', headers_for("incident_status_changed", "p1"),
+     "ValidationError", "contract: aggregate_version: Field required; incident_id"),
+    ("invalid JSON", b"{oops", headers_for("incident_status_changed", "p2"),
+     "ValidationError", "invalid JSON"),
+    ("empty value", b"", headers_for("incident_status_changed", "p3"),
+     "PoisonRecordError", "value is empty"),
+    ("no headers", b"{}", {}, "InvalidEnvelopeError", "missing CloudEvents header(s): ce_id"),
+    ("missing header", GOOD, NO_ID, "InvalidEnvelopeError", "ce_id"),
+    ("wrong type", GOOD, headers_for("award_granted", "p4"),
+     "PoisonRecordError", "does not belong on topic 'reporting.incident'"),
+    ("foreign type", GOOD, {**headers_for("x", "p5"), "ce_type": "com.example.thing"},
+     "PoisonRecordError", "not a vn.antt. event type"),
+]  # fmt: skip
+
+
+async def test_every_poison_kind_goes_to_the_dead_letter_topic_with_its_error(database_url):
     app = create_app(unit_settings(Settings, database_url))
     runtime = app.state.runtime
-    received = await dead_letters(runtime.broker, "incident_status_changed.dlq")
+    received = await dead_letters(runtime.broker, "reporting.incident.dlq")
     async with running_app(app) as (client, runtime):
-        await runtime.broker.publish(
-            b'{"not": "an incident"}',
-            topic="incident_status_changed",
-            headers=build_headers(
-                event_id="poison-1",
-                source="/x",
-                event_type="incident_status_changed",
-                subject="x",
-                time=datetime.now(UTC),
-            ),
-        )
-        # a record with no CloudEvents headers at all is poison too
-        await runtime.broker.publish(b"{}", topic="incident_status_changed")
-        # and so is an event of another type on this topic, however well formed
-        await runtime.broker.publish(
-            status_changed([uuid.uuid4()]).model_dump_json().encode(),
-            topic="incident_status_changed",
-            headers=build_headers(
-                event_id="wrong-type-1",
-                source="/x",
-                event_type="award_granted",
-                subject="x",
-                time=datetime.now(UTC),
-            ),
-        )
-        assert len(received) == 3
-        assert "does not belong on topic" in received[2][1]["dlq_error"]
-        body, headers = received[0]
-        assert body == b'{"not": "an incident"}'
-        assert headers["dlq_original_topic"] == "incident_status_changed"
-        assert headers["dlq_error_type"] == "ValidationError"
-        assert headers["ce_id"] == "poison-1"
-        assert "ce_id" in received[1][1]["dlq_error"]
+        for _, value, headers, _, _ in POISON:
+            await runtime.broker.publish(value, topic="reporting.incident", headers=headers)
+        assert len(received) == len(POISON)
+        for (kind, value, headers, error_type, phrase), (body, dlq_headers) in zip(
+            POISON, received, strict=True
+        ):
+            assert body == value, kind
+            assert dlq_headers["dlq_original_topic"] == "reporting.incident", kind
+            assert dlq_headers["dlq_consumer_group"] == "awards.reporting.incident", kind
+            assert dlq_headers["dlq_error_type"] == error_type, kind
+            assert phrase in dlq_headers["dlq_error"], kind
+            assert dlq_headers.get("ce_id") == headers.get("ce_id"), kind
         metrics = (await client.get("/metrics")).text
-        assert 'antt_dead_lettered_messages_total{topic="incident_status_changed"} 3.0' in metrics
-        # the consumer keeps going after a poison message
-        await publish_event(runtime.broker, status_changed([uuid.uuid4()]))
-        assert "inbox" in str(runtime.inbox.table.name)
+        expected = f'antt_dead_letters_total{{topic="reporting.incident"}} {len(POISON)}.0'
+        assert expected in metrics
+        # the consumer keeps going after poison
+        event = status_changed([uuid.uuid4()])
+        await publish_event(runtime.broker, event)
+        async with runtime.sessions() as session:
+            rows = (await execute(session, select(runtime.inbox.table))).mappings().all()
+        assert [row["event_type"] for row in rows] == ["incident_status_changed"]
+
+
+async def test_a_type_the_service_does_not_handle_is_skipped_and_counted(database_url):
+    app = create_app(unit_settings(Settings, database_url))
+    runtime = app.state.runtime
+    received = await dead_letters(runtime.broker, "registry.team.dlq")
+    async with running_app(app) as (client, runtime):
+        # a newer registry could publish a team event this awards does not know yet
+        await runtime.broker.publish(
+            b'{"team_id": "x"}', topic="registry.team", headers=headers_for("team_renamed", "s1")
+        )
+        metrics = (await client.get("/metrics")).text
+        async with runtime.sessions() as session:
+            rows = (await execute(session, select(runtime.inbox.table))).all()
+    assert received == []
+    assert rows == []
+    assert (
+        'antt_events_skipped_total{topic="registry.team",type="vn.antt.team_renamed"} 1.0'
+        in metrics
+    )
 
 
 async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(database_url, monkeypatch):
     app = create_app(unit_settings(Settings, database_url, consumer_max_attempts=3))
     runtime = app.state.runtime
-    received = await dead_letters(runtime.broker, "incident_status_changed.dlq")
+    received = await dead_letters(runtime.broker, "reporting.incident.dlq")
     calls = 0
 
     async def broken(*_args):
