@@ -1,21 +1,61 @@
-"""Read models: a service's local copy of another service's aggregates, kept from events."""
+"""Read models: a service's local copy of another service's aggregates, kept from events.
+
+Kafka keeps one aggregate's events in order, but not the order between aggregates: a team
+can arrive before its area, a credit before its team. Every read model answers that the
+same way, with the two functions here:
+
+- a reference to an aggregate not seen yet is kept, and the referenced row is held as a
+  *placeholder* (version 0) with whatever the referring event knows (``hold_reference``);
+- the aggregate's own event fills the row in when it arrives, since any real version is
+  newer than 0 (``apply_if_newer``); facts only the first event carries (an area's level)
+  are filled in whatever the version (``fills``).
+
+Nothing is dead-lettered for arriving early, and a stale event (a redelivery, an older
+version) changes nothing.
+"""
 
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+PLACEHOLDER_VERSION = 0
+
 
 async def apply_if_newer(
-    session: AsyncSession, model: Any, key: Any, version: int, values: dict[str, Any]
+    session: AsyncSession,
+    model: Any,
+    key: Any,
+    version: int,
+    values: dict[str, Any],
+    fills: dict[str, Any] | None = None,
 ) -> bool:
     """Store ``values`` as version ``version`` of row ``key``, unless the row already holds
-    that version or a newer one (events may come again, or out of order); True if stored."""
+    that version or a newer one; ``fills`` are set where the row still lacks them (None),
+    whatever the version. True if ``values`` were stored."""
     row = await session.get(model, key)
-    if row is not None and row.version >= version:
-        return False
     if row is None:
-        row = model(id=key, version=version, **values)
-    else:
-        row.sqlmodel_update({**values, "version": version})
-    session.add(row)
-    return True
+        session.add(model(id=key, version=version, **(fills or {}), **values))
+        return True
+    missing = {name: value for name, value in (fills or {}).items() if getattr(row, name) is None}
+    newer = row.version < version
+    if newer:
+        missing.update(values, version=version)
+    if missing:
+        row.sqlmodel_update(missing)
+        session.add(row)
+    return newer
+
+
+async def hold_reference(session: AsyncSession, model: Any, key: Any, **known: Any) -> Any:
+    """The row ``key`` of ``model``; if its aggregate's events have not arrived yet, a
+    placeholder holding ``known``, which those events fill in when they come."""
+    row = await session.get(model, key)
+    if row is None:
+        row = model(id=key, version=PLACEHOLDER_VERSION, **known)
+        session.add(row)
+    return row
+
+
+def is_known(row: Any) -> bool:
+    """True once the aggregate's own events have been applied (not only referred to)."""
+    return row is not None and row.version > PLACEHOLDER_VERSION

@@ -90,7 +90,7 @@ async def outbox_events(runtime: Any) -> list[tuple[str, dict[str, Any]]]:
         rows = await execute(
             session, select(runtime.outbox.table).order_by(runtime.outbox.table.c.id)
         )
-        return [(row["topic"], json.loads(row["payload"])) for row in rows.mappings().all()]
+        return [(row["event_type"], json.loads(row["payload"])) for row in rows.mappings().all()]
 
 
 CSV_COLUMNS = (

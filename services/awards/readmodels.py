@@ -1,7 +1,8 @@
 """Awards' local copies of registry's and reporting's aggregates, kept from their events.
 
-Each copy follows the shared rule (``apply_if_newer``): an event older than what is held
-changes nothing, so redeliveries and out-of-order arrivals are harmless."""
+Each copy follows the shared rules of ``shared.read_models``: an event older than what is
+held changes nothing, and an event naming an aggregate not seen yet holds a placeholder
+that the aggregate's own event fills in, so redeliveries and any order are harmless."""
 
 import uuid
 from uuid import UUID
@@ -33,7 +34,7 @@ from shared.events import (
     TeamRegistered,
     TeamUpdated,
 )
-from shared.read_models import apply_if_newer
+from shared.read_models import apply_if_newer, hold_reference
 
 MEMBERSHIP_NAMESPACE = uuid.UUID("0b7e3f0e-7a52-4d63-9d0c-6f1f0a3c2b11")
 
@@ -60,9 +61,7 @@ class ReadModels:
         await apply_if_newer(session, KnownArea, event.area_id, event.aggregate_version, values)
 
     async def area_moved(self, session: AsyncSession, event: AreaMoved) -> None:
-        if await session.get(KnownArea, event.area_id) is None:
-            # Moved before we heard of it: hold the parent; the registration fills the rest.
-            session.add(KnownArea(id=event.area_id, code=event.code, name=event.code, version=0))
+        await hold_reference(session, KnownArea, event.area_id, code=event.code, name=event.code)
         await self._reparent(session, event.area_id, event.to_parent_id, event.aggregate_version)
 
     async def _reparent(
@@ -88,11 +87,10 @@ class ReadModels:
         await apply_if_newer(session, KnownTeam, event.team_id, event.aggregate_version, values)
 
     async def team_dissolved(self, session: AsyncSession, event: TeamDissolved) -> None:
-        team = await session.get(KnownTeam, event.team_id)
-        if team is None:
-            # Dissolved before we heard of it: the registration (an older version) fills
-            # the name in later and leaves the dissolution alone.
-            team = KnownTeam(id=event.team_id, area_id=event.area_id, name="", version=0)
+        # The registration, if it comes later, fills the name and leaves the dissolution.
+        team = await hold_reference(
+            session, KnownTeam, event.team_id, area_id=event.area_id, name=""
+        )
         team.dissolved_on = event.dissolved_on
         session.add(team)
 
@@ -184,15 +182,14 @@ class ReadModels:
 
     async def incident_linked(self, session: AsyncSession, event: IncidentLinked) -> bool:
         """Mark the duplicate; True if this link is new (its counts must be taken back)."""
-        tracked = await session.get(TrackedIncident, event.incident_id)
-        if tracked is None:
-            tracked = TrackedIncident(
-                id=event.incident_id,
-                area_id=event.area_id,
-                category=event.category,
-                status=IncidentStatus.REPORTED,
-                version=0,
-            )
+        tracked = await hold_reference(
+            session,
+            TrackedIncident,
+            event.incident_id,
+            area_id=event.area_id,
+            category=event.category,
+            status=IncidentStatus.REPORTED,
+        )
         if tracked.duplicate_of is not None:
             return False
         tracked.duplicate_of = event.duplicate_of

@@ -13,7 +13,16 @@ from pydantic import Field, SecretStr
 
 from services.reporting.api import create_router
 from services.reporting.handlers import register_handlers
-from services.reporting.models import CATALOGUE_NAME, ActivityTypeSpec, ReportingTable
+from services.reporting.models import (
+    CATALOGUE_NAME,
+    ActivityTally,
+    ActivityTypeSpec,
+    IncidentTally,
+    KnownArea,
+    KnownTeam,
+    MeasureTally,
+    ReportingTable,
+)
 from services.reporting.service import (
     Catalogue,
     InformantVault,
@@ -73,6 +82,13 @@ DEFAULT_ACTIVITY_TYPES: dict[str, dict[str, Any]] = {
 # Units of freely named items (weapons handed in); the first ones are counted whole.
 DEFAULT_ACTIVITY_UNITS = ["piece", "kg", "g", "litre", "box", "round"]
 DEFAULT_WHOLE_UNITS = ["count", "people", "households", "piece", "box", "round"]
+
+# Filled only from registry's events: `antt rebuild reporting` empties them and reads
+# registry.area and registry.team again. The statistics tallies count reporting's own
+# incidents and activities but roll them up along that area tree, which the area events
+# move: they are emptied before the replay and counted again from the records after it.
+READ_MODELS = [KnownArea, KnownTeam]
+RECOUNTED = [IncidentTally, ActivityTally, MeasureTally]
 
 
 class Settings(ServiceSettings):
@@ -160,6 +176,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ReportingMetrics(runtime.registry, settings.incident_category_groups),
     )
     register_handlers(runtime.consumer, service)
+    runtime.declare_read_models(
+        READ_MODELS, recomputed=RECOUNTED, recompute=service.recount_statistics
+    )
     tip_limiter = RateLimiter(settings.tips_per_client_per_minute, settings.tips_per_minute)
     app = runtime.create_app(
         title="ANTT reporting",

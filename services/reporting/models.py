@@ -43,14 +43,14 @@ CatalogueName = Annotated[
 
 
 class KnownArea(ReportingTable, table=True):
-    """An area as registry announced it. ``area_updated`` and ``area_moved`` change only
-    part of it, and come on other topics than ``area_registered``, so each part keeps the
-    aggregate version it was last set from: a late event never undoes a newer one."""
+    """An area as registry announced it. ``area_moved`` changes only its parent, which
+    keeps the version it was set from. A row with version 0 is a placeholder for an area
+    named before its registration arrived; its level is filled in then."""
 
     id: UUID = Field(primary_key=True)
     code: str = Field(index=True)
     name: str
-    level: AreaLevel = Field(sa_type=enum_column(AreaLevel))
+    level: AreaLevel | None = Field(default=None, sa_type=enum_column(AreaLevel))
     parent_id: UUID | None = Field(default=None, index=True)
     version: int
     name_version: int = 0

@@ -72,7 +72,7 @@ from shared.events import (
     TeamUpdated,
 )
 from shared.outbox import Outbox
-from shared.read_models import apply_if_newer
+from shared.read_models import apply_if_newer, hold_reference, is_known
 from shared.scope import AreaScope, descendants
 
 # Who the audit trail names for an anonymous tip: never the informant.
@@ -207,11 +207,6 @@ class ActivityFilter:
     end: date | None = None
 
 
-class NotYetKnownError(RuntimeError):
-    """An event about an area or team this read model has not seen yet (its registration
-    travels on another topic): the consumer retries, then dead-letters it for a replay."""
-
-
 EXPORT_CHUNK = 500
 MAX_PERIOD_DAYS = 366 * 20
 
@@ -252,29 +247,21 @@ class ReportingService:
     # and may overtake others, so each part is guarded on its own: the area's parent by
     # ``parent_version``, a dissolution (final) by nothing at all.
 
+    # Registry's areas and teams, kept with the shared read-model rule: an event that
+    # arrives before the aggregate it names holds a placeholder, never a dead letter.
+
     async def remember_area(self, session: AsyncSession, event: AreaRegistered) -> None:
-        known = await session.get(KnownArea, event.area_id)
-        old_parent = known.parent_id if known is not None else None
-        applied = await apply_if_newer(
+        await apply_if_newer(
             session,
             KnownArea,
             event.area_id,
             event.aggregate_version,
-            {
-                "code": event.code,
-                "name": event.name,
-                "level": event.level,
-                "parent_id": event.parent_id,
-                "parent_version": event.aggregate_version,
-            },
+            {"code": event.code, "name": event.name},
+            fills={"level": event.level},
         )
-        if applied and (known is None or old_parent != event.parent_id):
-            # Rows its areas rolled up into it while it was unknown join its ancestors.
-            await statistics.reparent(session, event.area_id, old_parent, event.parent_id)
+        await self._reparent(session, event.area_id, event.parent_id, event.aggregate_version)
 
     async def rename_area(self, session: AsyncSession, event: AreaUpdated) -> None:
-        if await session.get(KnownArea, event.area_id) is None:
-            raise NotYetKnownError(f"area {event.area_id} not registered here yet")
         await apply_if_newer(
             session,
             KnownArea,
@@ -285,17 +272,26 @@ class ReportingService:
 
     async def move_area(self, session: AsyncSession, event: AreaMoved) -> None:
         """A new parent: descendant queries, officers' scopes and statistics follow it."""
-        area = await session.get(KnownArea, event.area_id)
-        if area is None:
-            raise NotYetKnownError(f"area {event.area_id} not registered here yet")
-        if event.aggregate_version > area.parent_version:
-            if area.parent_id != event.to_parent_id:
-                await statistics.reparent(session, area.id, area.parent_id, event.to_parent_id)
-            area.parent_id = event.to_parent_id
-            area.parent_version = event.aggregate_version
-            session.add(area)
+        await hold_reference(session, KnownArea, event.area_id, code=event.code, name=event.code)
+        await self._reparent(session, event.area_id, event.to_parent_id, event.aggregate_version)
 
-    async def remember_team(self, session: AsyncSession, event: TeamRegistered) -> None:
+    async def _reparent(
+        self, session: AsyncSession, area_id: UUID, parent_id: UUID | None, version: int
+    ) -> None:
+        # The parent keeps its own version: a registration older than a move leaves it.
+        area = await session.get(KnownArea, area_id)
+        if area is None or version <= area.parent_version:
+            return
+        if area.parent_version == 0 or area.parent_id != parent_id:
+            # Rows rolled up into it while it hung unattached join its new ancestors.
+            await statistics.reparent(session, area_id, area.parent_id, parent_id)
+        area.parent_id = parent_id
+        area.parent_version = version
+        session.add(area)
+
+    async def remember_team(
+        self, session: AsyncSession, event: TeamRegistered | TeamUpdated
+    ) -> None:
         await apply_if_newer(
             session,
             KnownTeam,
@@ -305,21 +301,13 @@ class ReportingService:
         )
 
     async def update_team(self, session: AsyncSession, event: TeamUpdated) -> None:
-        if await session.get(KnownTeam, event.team_id) is None:
-            raise NotYetKnownError(f"team {event.team_id} not registered here yet")
-        await apply_if_newer(
-            session,
-            KnownTeam,
-            event.team_id,
-            event.aggregate_version,
-            {"area_id": event.area_id, "name": event.name, "kind": event.kind},
-        )
+        await self.remember_team(session, event)
 
     async def dissolve_team(self, session: AsyncSession, event: TeamDissolved) -> None:
         """Final whatever the order: a dissolved team takes no new work."""
-        team = await session.get(KnownTeam, event.team_id)
-        if team is None:
-            raise NotYetKnownError(f"team {event.team_id} not registered here yet")
+        team = await hold_reference(
+            session, KnownTeam, event.team_id, area_id=event.area_id, name="", kind=""
+        )
         team.status = TeamStatus.DISSOLVED.value
         team.dissolved_on = event.dissolved_on
         session.add(team)
@@ -341,7 +329,7 @@ class ReportingService:
         """The area a new record names: known, in the caller's scope, of a level that
         records are kept at (a ward, commune or residential group by default)."""
         area = await session.get(KnownArea, area_id)
-        if area is None or (allowed is not None and area.id not in allowed):
+        if not is_known(area) or (allowed is not None and area.id not in allowed):
             raise UnknownReferenceError(f"unknown area {area_id}", ["body", "area_id"])
         levels = self.catalogue.area_levels
         if area.level not in levels:
@@ -358,7 +346,7 @@ class ReportingService:
         team_ids = list(dict.fromkeys(team_ids))
         for index, team_id in enumerate(team_ids):
             team = await session.get(KnownTeam, team_id)
-            if team is None or (allowed is not None and team.area_id not in allowed):
+            if not is_known(team) or (allowed is not None and team.area_id not in allowed):
                 raise UnknownReferenceError(f"unknown team {team_id}", ["body", "team_ids", index])
             if team.status != TeamStatus.ACTIVE:
                 raise UnknownReferenceError(
@@ -376,7 +364,7 @@ class ReportingService:
         if area_id is None:
             return allowed
         area = await session.get(KnownArea, area_id)
-        if area is None or (allowed is not None and area_id not in allowed):
+        if not is_known(area) or (allowed is not None and area_id not in allowed):
             raise NotFoundError(f"area {area_id} not found", ["query", "area_id"])
         return await descendants(session, KnownArea, [area_id])
 
@@ -911,6 +899,13 @@ class ReportingService:
             incidents=incidents,
             activities=activities,
         )
+
+    async def recount_statistics(self, session: AsyncSession) -> None:
+        """Every statistics tally again, from the incidents and activities themselves, along
+        the area tree as the read model holds it now: what the tallies kept with each change
+        and each move add up to. ``antt rebuild reporting`` runs it once the tree is rebuilt
+        (replaying moves onto kept tallies would count them twice)."""
+        await statistics.recount(session, self.catalogue.zone)
 
     # --- tip-offs ---------------------------------------------------------------------
 

@@ -10,10 +10,12 @@ number of incidents or the size of the area tree. When an area moves (or its par
 registered after it), its rows move from the old ancestors to the new ones, set-based.
 
 Only ``service.py`` calls the functions that change tallies (``add_incident``,
-``add_activity``, ``reparent``); the query functions only read.
+``add_activity``, ``reparent``, and ``recount``, which counts everything again from the
+records for ``antt rebuild reporting``); the query functions only read.
 """
 
 import calendar
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
@@ -28,10 +30,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.reporting.models import (
     QUANTITY_SCALE,
+    Activity,
     ActivityFigure,
+    ActivityMeasureRow,
     ActivityTally,
     ActivityTypeSpec,
     Figure,
+    Incident,
     IncidentFigures,
     IncidentTally,
     KnownArea,
@@ -247,6 +252,89 @@ async def reparent(
     for target in new_chain:
         if target not in old_chain:
             await _shift(session, area_id, target, +1)
+
+
+async def recount(session: AsyncSession, zone: tzinfo) -> None:
+    """Replace every tally by a count of the incidents and activities themselves, each in
+    its area and every area above it as the read model holds the tree now: the same rows
+    ``add_incident``, ``add_activity`` and ``reparent`` keep one change at a time (rows those
+    left at zero are not made again)."""
+    for table, _ in TALLIES:
+        await execute(session, table.delete())
+    chains: dict[UUID, list[UUID]] = {}
+
+    async def chain(area_id: UUID) -> list[UUID]:
+        if area_id not in chains:
+            chains[area_id] = await ancestors(session, area_id)
+        return chains[area_id]
+
+    connection = await session.connection()
+    incident: Table = Incident.__table__  # type: ignore[attr-defined]
+    incidents: Counter[tuple[Any, ...]] = Counter()
+    rows = await connection.stream(
+        select(
+            incident.c.area_id,
+            incident.c.occurred_at,
+            incident.c.category_group,
+            incident.c.category,
+            incident.c.status,
+            incident.c.duplicate_of,
+        )
+    )
+    async for area_id, occurred_at, group, category, status, duplicate_of in rows:
+        counted = DUPLICATE if duplicate_of is not None else getattr(status, "value", status)
+        incidents[(area_id, local_day(occurred_at, zone), group, category, counted)] += 1
+
+    activity: Table = Activity.__table__  # type: ignore[attr-defined]
+    measure: Table = ActivityMeasureRow.__table__  # type: ignore[attr-defined]
+    activities: Counter[tuple[Any, ...]] = Counter()
+    records = await connection.stream(
+        select(
+            activity.c.area_id, activity.c.occurred_on, activity.c.activity_type, activity.c.outcome
+        )
+    )
+    async for area_id, day, kind, outcome in records:
+        activities[(area_id, day, kind, outcome or "")] += 1
+    quantities: Counter[tuple[Any, ...]] = Counter()
+    measured = await connection.stream(
+        select(
+            activity.c.area_id,
+            activity.c.occurred_on,
+            activity.c.activity_type,
+            measure.c.item,
+            measure.c.unit,
+            measure.c.quantity_milli,
+        ).join(measure, measure.c.activity_id == activity.c.id)
+    )
+    async for area_id, day, kind, item, unit, milli in measured:
+        quantities[(area_id, day, kind, item, unit)] += milli
+
+    incident_tally, activity_tally, measure_tally = (table for table, _ in TALLIES)
+    for target, value, counts, names in (
+        (incident_tally, "incidents", incidents, ("category_group", "category", "status")),
+        (activity_tally, "activities", activities, ("activity_type", "outcome")),
+        (measure_tally, "quantity_milli", quantities, ("activity_type", "item", "unit")),
+    ):
+        rolled: Counter[tuple[Any, ...]] = Counter()
+        for (area_id, day, *keys), count in counts.items():
+            for area in await chain(area_id):
+                for span, bucket in buckets(day):
+                    rolled[(area, span, bucket, *keys)] += count
+        rows_out = [
+            {
+                "area_id": key[0],
+                "span": key[1],
+                "bucket": key[2],
+                **dict(zip(names, key[3:], strict=True)),
+                value: count,
+            }
+            for key, count in rolled.items()
+        ]
+        for start in range(0, len(rows_out), RECOUNT_BATCH):
+            await execute(session, target.insert(), rows_out[start : start + RECOUNT_BATCH])
+
+
+RECOUNT_BATCH = 5000
 
 
 # --- the query ------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ async def resolved_count(client, team_id=TEAM_ID):
 async def outbox(runtime):
     async with runtime.sessions() as session:
         rows = (await execute(session, select(runtime.outbox.table))).mappings().all()
-    return [(row["topic"], json.loads(row["payload"])) for row in rows]
+    return [(row["event_type"], json.loads(row["payload"])) for row in rows]
 
 
 async def count_rows(runtime, model):

@@ -63,7 +63,7 @@ async def test_register_team_lists_members_and_writes_outbox(registry):
     assert fetched.json() == team
 
     rows = await outbox_rows(runtime)
-    assert [row["topic"] for row in rows] == [
+    assert [row["event_type"] for row in rows] == [
         "area_registered",
         "team_registered",
         "member_joined",
@@ -166,7 +166,7 @@ async def test_award_granted_shows_once_on_team_profile_even_if_redelivered(regi
     profile = (await client.get(f"/teams/{team['id']}")).json()
     assert [h["decision_number"] for h in profile["honours"]] == ["12/QĐ-UBND"]
     metrics = (await client.get("/metrics")).text
-    assert 'antt_inbox_duplicates_skipped_total{topic="award_granted"} 1.0' in metrics
+    assert 'antt_inbox_duplicates_skipped_total{topic="awards.award"} 1.0' in metrics
 
 
 async def test_operations_endpoints(registry):

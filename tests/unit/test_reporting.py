@@ -77,7 +77,7 @@ async def test_report_and_resolve_incident(reporting):
             .mappings()
             .all()
         )
-    assert [row["topic"] for row in rows] == [
+    assert [row["event_type"] for row in rows] == [
         "incident_reported",
         "incident_status_changed",
         "incident_status_changed",

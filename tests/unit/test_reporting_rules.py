@@ -115,7 +115,7 @@ async def outbox(runtime, topic=None):
     table = runtime.outbox.table
     query = select(table).order_by(table.c.id)
     if topic:
-        query = query.where(table.c.topic == topic)
+        query = query.where(table.c.event_type == topic)
     async with runtime.sessions() as session:
         rows = (await execute(session, query)).mappings().all()
     return [json.loads(row["payload"]) for row in rows]
@@ -457,13 +457,27 @@ async def test_moves_renames_and_dissolutions_reach_the_read_model(reporting):
     async with runtime.sessions() as session:
         group = await session.get(KnownArea, GROUP_A)
     assert (group.parent_id, group.name, group.code) == (WARD_B, "Tổ dân phố 9", "W-B-9")
-    # An update for an area never registered here creates nothing.
+    # An update that overtakes its area's registration is held, not dead-lettered: the
+    # area is not known for records until the registration fills the level in.
     stranger = uuid.uuid4()
     await publish_event(
         broker, AreaUpdated(area_id=stranger, code="X", name="X", aggregate_version=2)
     )
+    early = await client.post("/incidents", json=incident_body(area_id=str(stranger)))
+    assert early.status_code == 422, early.text
+    assert early.json()["detail"][0]["loc"] == ["body", "area_id"]
+    await area(broker, stranger, "X-OLD", AreaLevel.WARD, None, name="Old name")
     async with runtime.sessions() as session:
-        assert await session.get(KnownArea, stranger) is None
+        held = await session.get(KnownArea, stranger)
+    # the registration is older than the rename: it fills level and parent, not the name
+    assert (held.name, held.code, held.level, held.parent_id, held.version) == (
+        "X",
+        "X",
+        AreaLevel.WARD,
+        None,
+        2,
+    )
+    await report(client, area_id=str(stranger), team_ids=[])
 
     # A group registered before its ward: its counts reach the ward's ancestors once the
     # ward is known.
