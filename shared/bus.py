@@ -261,9 +261,7 @@ class EventConsumer:
                         log.info("event_duplicate_skipped", topic=topic, event_id=envelope.id)
                         return
                     await handler(session, event, envelope)
-                log.info(
-                    "event_handled", topic=topic, type=event.event_type, event_id=envelope.id
-                )
+                log.info("event_handled", topic=topic, type=event.event_type, event_id=envelope.id)
                 return
             except Exception as exc:
                 self.metrics.handler_failures.labels(topic=topic).inc()
