@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from shared.auth import Role
-from tests.integration.test_slice import check_cloudevent, poll, post, read_topic
+from tests.integration.test_slice import check_cloudevent, of_type, poll, post, read_topic
 from tests.support import bearer
 
 pytestmark = pytest.mark.integration
@@ -93,8 +93,8 @@ async def test_solved_incidents_raise_a_teams_score_and_suggest_a_nomination(sta
 
     created = await read_topic(
         stack.kafka.bootstrap_servers,
-        "nomination_created",
-        lambda r: r.key == nomination["id"].encode(),
+        "awards.nomination",
+        of_type(nomination["id"], "nomination_created"),
     )
     payload = check_cloudevent(created, "nomination_created", "/antt/awards", nomination["id"])
     assert payload["suggested"] is True

@@ -168,7 +168,7 @@ def drive_traffic(stack, reports: int) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=stack.kafka.bootstrap_servers)
         await producer.start()
         try:
-            await producer.send_and_wait("incident_reported", b"not an event")
+            await producer.send_and_wait("reporting.incident", b"not an event")
         finally:
             await producer.stop()
 
@@ -188,14 +188,14 @@ def test_prometheus_sees_the_services_and_the_traffic(stack, prometheus):
 
     figures = {
         "http": "sum(antt_http_requests_total)",
-        "published": 'sum(faststream_published_messages_total{destination="incident_reported"})',
+        "published": 'sum(faststream_published_messages_total{destination="reporting.incident"})',
         "reported": 'sum(antt_incidents_reported_total{category_group="crime"})',
         "resolved": 'sum(antt_incidents_resolved_total{category_group="crime"})',
         "awards": 'sum(antt_awards_granted_total{authority_level="province"})',
         "activities": 'sum(antt_activities_logged_total{activity_type="patrol"})',
         # FastStream labels a consumer's series with the topic it reads, as "handler"
         "consumed": "sum(faststream_received_processed_messages_total"
-        '{app_name="awards", handler="incident_reported", status="acked"})',
+        '{app_name="awards", handler="reporting.incident", status="acked"})',
     }
     settle()
     before = {name: scalar(prometheus, expr) for name, expr in figures.items()}

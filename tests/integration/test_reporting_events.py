@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared.auth import Role
-from tests.integration.test_slice import check_cloudevent, plain_record, poll, read_topic
+from tests.integration.test_slice import check_cloudevent, of_type, plain_record, poll, read_topic
 from tests.support import bearer
 
 pytestmark = pytest.mark.integration
@@ -140,7 +140,7 @@ async def test_activity_and_link_events_and_registry_changes_on_real_kafka(stack
 
     bootstrap = stack.kafka.bootstrap_servers
     record = await read_topic(
-        bootstrap, "activity_logged", lambda r: r.key == activity["id"].encode()
+        bootstrap, "reporting.activity", of_type(activity["id"], "activity_logged")
     )
     payload = check_cloudevent(record, "activity_logged", "/antt/reporting", activity["id"])
     assert payload["activity_type"] == "weapons_handover"
@@ -150,7 +150,7 @@ async def test_activity_and_link_events_and_registry_changes_on_real_kafka(stack
         ("explosives", "kg", "2.3"),
     }
     record = await read_topic(
-        bootstrap, "incident_linked", lambda r: r.key == second["id"].encode()
+        bootstrap, "reporting.incident", of_type(second["id"], "incident_linked")
     )
     payload = check_cloudevent(record, "incident_linked", "/antt/reporting", second["id"])
     assert payload["duplicate_of"] == first["id"] and payload["category"] == "theft"

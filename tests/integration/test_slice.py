@@ -12,6 +12,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
+from shared.events import EVENT_TYPES
 from shared.settings import PROJECT_ROOT
 from tests.support import bearer
 
@@ -30,6 +31,14 @@ async def poll(check: Callable[[], Any], within: float = 30.0) -> Any:
             return last
         await asyncio.sleep(0.25)
     raise AssertionError(f"not reached within {within}s; last: {last!r}")
+
+
+def of_type(key: str, event_type: str) -> Callable[[ConsumerRecord], bool]:
+    """Matches the record of one aggregate (``key``) of one event type."""
+    return lambda r: (
+        r.key == key.encode()
+        and (dict(r.headers).get("ce_type") == f"vn.antt.{event_type}".encode())
+    )
 
 
 async def read_topic(
@@ -176,7 +185,7 @@ async def test_slice_from_registry_through_reporting_and_awards_back_to_registry
 
     bootstrap = stack.kafka.bootstrap_servers
     reported = await read_topic(
-        bootstrap, "incident_reported", lambda r: r.key == incident["id"].encode()
+        bootstrap, "reporting.incident", of_type(incident["id"], "incident_reported")
     )
     payload = check_cloudevent(reported, "incident_reported", "/antt/reporting", incident["id"])
     assert payload["area_id"] == area["id"]
@@ -184,7 +193,7 @@ async def test_slice_from_registry_through_reporting_and_awards_back_to_registry
     assert payload["status"] == "reported" and payload["category"] == "theft"
     assert header_dict(reported)["correlation_id"] == correlation_id
 
-    granted = await read_topic(bootstrap, "award_granted", lambda r: r.key == award["id"].encode())
+    granted = await read_topic(bootstrap, "awards.award", lambda r: r.key == award["id"].encode())
     payload = check_cloudevent(granted, "award_granted", "/antt/awards", award["id"])
     assert payload["recipient_id"] == team["id"]
     assert payload["decision_number"] == "19/QĐ-UBND"
@@ -213,20 +222,21 @@ async def test_slice_from_registry_through_reporting_and_awards_back_to_registry
 
 
 def plain_record(
-    topic: str, subject: str, source: str, payload: dict, event_id: str | None = None
+    event_type: str, subject: str, source: str, payload: dict, event_id: str | None = None
 ) -> dict:
-    """A CloudEvents record built by hand, as a producer in any language would."""
+    """A CloudEvents record built by hand, as a producer in any language would, on its
+    aggregate's topic."""
     headers = {
         "ce_id": event_id or str(uuid.uuid4()),
         "ce_source": source,
-        "ce_type": f"vn.antt.{topic}",
+        "ce_type": f"vn.antt.{event_type}",
         "ce_specversion": "1.0",
         "ce_time": datetime.now(UTC).isoformat(),
         "ce_subject": subject,
         "content-type": "application/json",
     }
     return {
-        "topic": topic,
+        "topic": EVENT_TYPES[event_type].topic,
         "key": subject.encode(),
         "value": json.dumps({"schema_version": 1, **payload}).encode(),
         "headers": [(k, v.encode()) for k, v in headers.items()],
@@ -295,7 +305,7 @@ async def test_same_event_delivered_twice_takes_effect_once(stack):
         assert await poll(lambda: count(sentinel_team)) == 1
         assert await count(team_id) == 1
         metrics = (await client.get(f"{awards}/metrics")).text
-    assert 'antt_inbox_duplicates_skipped_total{topic="incident_status_changed"}' in metrics
+    assert 'antt_inbox_duplicates_skipped_total{topic="reporting.incident"}' in metrics
 
 
 async def test_poison_message_lands_in_dead_letter_topic(stack):
@@ -304,19 +314,19 @@ async def test_poison_message_lands_in_dead_letter_topic(stack):
     await producer.start()
     try:
         await producer.send_and_wait(
-            "incident_status_changed", key=marker.encode(), value=b"not json at all"
+            "reporting.incident", key=marker.encode(), value=b"not json at all"
         )
     finally:
         await producer.stop()
     record = await read_topic(
         stack.kafka.bootstrap_servers,
-        "incident_status_changed.dlq",
+        "reporting.incident.dlq",
         lambda r: r.key is not None and r.key.decode() == marker,
     )
     headers = header_dict(record)
     assert record.value == b"not json at all"
-    assert headers["dlq_original_topic"] == "incident_status_changed"
-    assert headers["dlq_consumer_group"] == "awards.credit_resolution"
+    assert headers["dlq_original_topic"] == "reporting.incident"
+    assert headers["dlq_consumer_group"] == "awards.reporting.incident"
     assert "ce_id" in headers["dlq_error"]
 
 
@@ -338,7 +348,7 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(stack):
     bootstrap = stack.kafka.bootstrap_servers
     team_id = str(uuid.uuid4())
     record = status_changed_record(str(uuid.uuid4()), team_id, str(uuid.uuid4()))
-    record["topic"] = "incident_status_changed.dlq"
+    record["topic"] = "reporting.incident.dlq"
     record["headers"].append(("dlq_error", b"database went away"))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -346,7 +356,7 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(stack):
         await producer.send_and_wait(**record)
     finally:
         await producer.stop()
-    waiting = await pending_dead_letters(bootstrap, "incident_status_changed")
+    waiting = await pending_dead_letters(bootstrap, "reporting.incident")
     assert waiting >= 1
 
     async def dlq_list() -> dict:
@@ -356,7 +366,7 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(stack):
             "shared.cli",
             "dlq",
             "list",
-            "incident_status_changed",
+            "reporting.incident",
             "--bootstrap",
             bootstrap,
             "--json",
@@ -378,7 +388,7 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(stack):
         "shared.cli",
         "dlq",
         "replay",
-        "incident_status_changed",
+        "reporting.incident",
         "--bootstrap",
         bootstrap,
         stdout=asyncio.subprocess.PIPE,
