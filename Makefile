@@ -9,18 +9,18 @@ ANTT := $(VENV)/bin/antt
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup postgres prometheus lint unit integration bench kafka-jars clean
+.PHONY: run test setup postgres prometheus kcat lint unit integration bench kafka-jars clean
 
 run: setup
 	$(ANTT) run
 
-test: setup postgres prometheus lint
+test: setup postgres prometheus kcat lint
 	$(VENV)/bin/pytest
 
 unit: setup postgres
 	$(VENV)/bin/pytest tests/unit
 
-integration: setup postgres prometheus
+integration: setup postgres prometheus kcat
 	$(VENV)/bin/pytest tests/integration
 
 # Not part of `make test`: it prints figures (10 k vs 1 M incidents), it asserts no timings.
@@ -61,6 +61,14 @@ prometheus:
 	  echo "Installing Prometheus (promtool) from Debian's packages…"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus >/dev/null; }
+
+# kcat (Debian's package) reads the topics in the integration tests as a consumer that is
+# not Python would: it proves the events need none of this project's code.
+kcat:
+	@command -v kcat >/dev/null 2>&1 || { \
+	  echo "Installing kcat from Debian's packages…"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq kcat >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .cache var .pytest_cache .mypy_cache .ruff_cache

@@ -14,11 +14,12 @@ Nothing is dead-lettered for arriving early, and a stale event (a redelivery, an
 version) changes nothing.
 """
 
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 PLACEHOLDER_VERSION = 0
+Row = TypeVar("Row")
 
 
 async def apply_if_newer(
@@ -56,6 +57,6 @@ async def hold_reference(session: AsyncSession, model: Any, key: Any, **known: A
     return row
 
 
-def is_known(row: Any) -> bool:
+def is_known(row: Row | None) -> TypeGuard[Row]:
     """True once the aggregate's own events have been applied (not only referred to)."""
-    return row is not None and row.version > PLACEHOLDER_VERSION
+    return row is not None and getattr(row, "version", 0) > PLACEHOLDER_VERSION
