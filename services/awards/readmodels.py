@@ -7,6 +7,7 @@ that the aggregate's own event fills in, so redeliveries and any order are harml
 import uuid
 from uuid import UUID
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,10 +16,13 @@ from services.awards.models import (
     KnownMembership,
     KnownPerson,
     KnownTeam,
+    ScoreEntry,
+    ScoreSubject,
     TeamContribution,
     TrackedActivity,
     TrackedIncident,
 )
+from shared.db import execute
 from shared.events import (
     ActivityLogged,
     AreaMoved,
@@ -34,7 +38,7 @@ from shared.events import (
     TeamRegistered,
     TeamUpdated,
 )
-from shared.read_models import apply_if_newer, hold_reference
+from shared.read_models import apply_if_newer, hold_reference, is_known
 
 MEMBERSHIP_NAMESPACE = uuid.UUID("0b7e3f0e-7a52-4d63-9d0c-6f1f0a3c2b11")
 
@@ -84,7 +88,20 @@ class ReadModels:
             "kind": event.kind,
             "founded_on": event.founded_on,
         }
+        first_news = not is_known(await session.get(KnownTeam, event.team_id))
         await apply_if_newer(session, KnownTeam, event.team_id, event.aggregate_version, values)
+        if first_news:
+            # Credits that came before the team scored in the incident's area: now the
+            # team's own area is known, they count where they would have in order.
+            await execute(
+                session,
+                update(ScoreEntry)
+                .where(
+                    col(ScoreEntry.subject) == ScoreSubject.TEAM,
+                    col(ScoreEntry.subject_id) == event.team_id,
+                )
+                .values(area_id=event.area_id),
+            )
 
     async def team_dissolved(self, session: AsyncSession, event: TeamDissolved) -> None:
         # The registration, if it comes later, fills the name and leaves the dissolution.
