@@ -71,6 +71,10 @@ class KnownMembership(AwardsTable, table=True):
     role: TeamRole = Field(sa_type=enum_column(TeamRole))
     active: bool = True
     version: int
+    # The days it covers (None: since ever / still on): a member scores for the team's
+    # achievements of those days, whichever arrives first, the roster or the credit.
+    joined_on: date | None = None
+    left_on: date | None = None
 
 
 # --- what happened, from reporting events ----------------------------------------------
@@ -331,6 +335,26 @@ class ScoreEntry(AwardsTable, table=True):
     event_id: str = Field(max_length=64)
     voided: bool = Field(default=False, description="The source proved a duplicate")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class MemberCredit(AwardsTable, table=True):
+    """A team's achievement that pays its members: kept so that members whose roster
+    events arrive after it are paid too (and those who had left by its day are not)."""
+
+    __table_args__ = (
+        UniqueConstraint("rule", "source_id", "team_id", name="uq_member_credit_once"),
+    )
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    rule: str = Field(max_length=64)
+    source_id: UUID = Field(index=True)
+    source_kind: AchievementKind = Field(sa_type=enum_column(AchievementKind))
+    team_id: UUID = Field(index=True)
+    area_id: UUID = Field(description="The achievement's area")
+    occurred_on: date
+    points: int
+    event_id: str = Field(max_length=64)
+    voided: bool = False
 
 
 class ScoreEntryPublic(SQLModel):

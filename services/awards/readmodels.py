@@ -5,9 +5,10 @@ held changes nothing, and an event naming an aggregate not seen yet holds a plac
 that the aggregate's own event fills in, so redeliveries and any order are harmless."""
 
 import uuid
+from datetime import date
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -131,14 +132,38 @@ class ReadModels:
         event: MemberJoined | MemberLeft,
         active: bool,
     ) -> None:
-        values = {"team_id": team_id, "person_id": person_id, "role": event.role, "active": active}
         key = membership_id(team_id, person_id, event.role)
+        values: dict[str, object] = {
+            "team_id": team_id,
+            "person_id": person_id,
+            "role": event.role,
+            "active": active,
+        }
+        if isinstance(event, MemberJoined):
+            joined = event.joined_on
+            held = await session.get(KnownMembership, key)
+            if held is not None and held.version < event.aggregate_version:
+                # Back on the team in the same role: it still covers the first days.
+                earlier = held.joined_on
+                joined = None if earlier is None or joined is None else min(earlier, joined)
+            values |= {"joined_on": joined, "left_on": None}
+        else:
+            values |= {"left_on": event.left_on}
         await apply_if_newer(session, KnownMembership, key, event.aggregate_version, values)
 
-    async def active_members(self, session: AsyncSession, team_ids: list[UUID]) -> set[UUID]:
+    async def members_on(self, session: AsyncSession, team_ids: list[UUID], day: date) -> set[UUID]:
+        """The people on any of these teams on ``day``, as far as the rosters are known."""
         rows = await session.exec(
             select(KnownMembership.person_id).where(
-                col(KnownMembership.team_id).in_(team_ids), col(KnownMembership.active)
+                col(KnownMembership.team_id).in_(team_ids),
+                or_(
+                    col(KnownMembership.joined_on).is_(None), col(KnownMembership.joined_on) <= day
+                ),
+                or_(
+                    col(KnownMembership.active),
+                    col(KnownMembership.left_on).is_(None),
+                    col(KnownMembership.left_on) >= day,
+                ),
             )
         )
         return set(rows.all())

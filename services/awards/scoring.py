@@ -28,6 +28,7 @@ from services.awards.models import (
     KnownTeam,
     LeaderboardPublic,
     LeaderboardRow,
+    MemberCredit,
     ScoreEntry,
     ScoreEntryPublic,
     ScorePublic,
@@ -153,6 +154,12 @@ class Scoring:
             session,
             update(ScoreEntry).where(col(ScoreEntry.source_id) == source_id).values(voided=True),
         )
+        await execute(
+            session,
+            update(MemberCredit)
+            .where(col(MemberCredit.source_id) == source_id)
+            .values(voided=True),
+        )
 
     async def _credit(
         self,
@@ -167,8 +174,12 @@ class Scoring:
         source_kind: AchievementKind = AchievementKind.INCIDENT,
     ) -> list[Touched]:
         touched = []
+        if Credit.MEMBERS in rule.credit:
+            await self._keep_member_credits(
+                session, rule, points, teams, area_id, day, source_id, event_id, source_kind
+            )
         for subject, subject_id, subject_area in await self._credited(
-            session, rule.credit, teams, area_id
+            session, rule.credit, teams, area_id, day
         ):
             existing = await session.exec(
                 select(ScoreEntry.id).where(
@@ -196,8 +207,97 @@ class Scoring:
             touched.append(Touched(subject, subject_id, day))
         return touched
 
+    async def _keep_member_credits(
+        self,
+        session: AsyncSession,
+        rule: ScoreRule,
+        points: int,
+        teams: list[UUID],
+        area_id: UUID,
+        day: date,
+        source_id: UUID,
+        event_id: str,
+        source_kind: AchievementKind,
+    ) -> None:
+        for team_id in teams:
+            held = await session.exec(
+                select(MemberCredit.id).where(
+                    MemberCredit.rule == rule.code,
+                    MemberCredit.source_id == source_id,
+                    MemberCredit.team_id == team_id,
+                )
+            )
+            if held.first() is None:
+                session.add(
+                    MemberCredit(
+                        rule=rule.code,
+                        source_id=source_id,
+                        source_kind=source_kind,
+                        team_id=team_id,
+                        area_id=area_id,
+                        occurred_on=day,
+                        points=points,
+                        event_id=event_id,
+                    )
+                )
+
+    async def roster_changed(self, session: AsyncSession, team_id: UUID, person_id: UUID) -> None:
+        """A person joined or left a team: they score for the team's achievements of the
+        days they were on it, whether the roster or the achievement arrived first."""
+        credits = (
+            await session.exec(select(MemberCredit).where(MemberCredit.team_id == team_id))
+        ).all()
+        touched: list[Touched] = []
+        for credit in credits:
+            teams = (
+                await session.exec(
+                    select(MemberCredit.team_id).where(
+                        MemberCredit.rule == credit.rule,
+                        MemberCredit.source_id == credit.source_id,
+                    )
+                )
+            ).all()
+            on_team = person_id in await self.read_models.members_on(
+                session, list(teams), credit.occurred_on
+            )
+            entry = (
+                await session.exec(
+                    select(ScoreEntry).where(
+                        ScoreEntry.rule == credit.rule,
+                        ScoreEntry.source_id == credit.source_id,
+                        ScoreEntry.subject == ScoreSubject.PERSON,
+                        ScoreEntry.subject_id == person_id,
+                    )
+                )
+            ).first()
+            if on_team and entry is None:
+                person = await session.get(KnownPerson, person_id)
+                session.add(
+                    ScoreEntry(
+                        subject=ScoreSubject.PERSON,
+                        subject_id=person_id,
+                        area_id=person.area_id if person else credit.area_id,
+                        occurred_on=credit.occurred_on,
+                        points=credit.points,
+                        rule=credit.rule,
+                        source_kind=credit.source_kind,
+                        source_id=credit.source_id,
+                        event_id=credit.event_id,
+                        voided=credit.voided,
+                    )
+                )
+                touched.append(Touched(ScoreSubject.PERSON, person_id, credit.occurred_on))
+            elif not on_team and entry is not None:
+                await session.delete(entry)  # had left before that day
+        await self._suggest(session, touched)
+
     async def _credited(
-        self, session: AsyncSession, credit: list[Credit], teams: list[UUID], area_id: UUID
+        self,
+        session: AsyncSession,
+        credit: list[Credit],
+        teams: list[UUID],
+        area_id: UUID,
+        day: date,
     ) -> list[tuple[ScoreSubject, UUID, UUID]]:
         """Who the rule's points go to, and the area each belongs to."""
         credited: list[tuple[ScoreSubject, UUID, UUID]] = []
@@ -206,7 +306,7 @@ class Scoring:
                 team = await session.get(KnownTeam, team_id)
                 credited.append((ScoreSubject.TEAM, team_id, team.area_id if team else area_id))
         if Credit.MEMBERS in credit and teams:
-            for person_id in sorted(await self.read_models.active_members(session, teams)):
+            for person_id in sorted(await self.read_models.members_on(session, teams, day)):
                 person = await session.get(KnownPerson, person_id)
                 credited.append(
                     (ScoreSubject.PERSON, person_id, person.area_id if person else area_id)

@@ -157,9 +157,11 @@ class AwardsService:
 
     async def remember_member(self, session: AsyncSession, event: MemberJoined) -> None:
         await self.read_models.member_joined(session, event)
+        await self.scoring.roster_changed(session, event.team_id, event.person_id)
 
     async def forget_member(self, session: AsyncSession, event: MemberLeft) -> None:
         await self.read_models.member_left(session, event)
+        await self.scoring.roster_changed(session, event.team_id, event.person_id)
 
     async def track_incident(self, session: AsyncSession, event: IncidentReported) -> None:
         await self.read_models.incident_reported(session, event)

@@ -19,7 +19,7 @@ from tests.integration.test_slice import plain_record, poll
 pytestmark = pytest.mark.integration
 
 NAMES = ("province", "ward", "group", "other_ward", "team", "team2", "leader", "member")
-NAMES += ("incident", "duplicate", "activity")
+NAMES += ("former", "incident", "duplicate", "activity")
 
 # (service, table, what its rows are compared on: every column but surrogate ids and the
 # ids of the events that wrote them, which differ between the two sends by construction)
@@ -30,16 +30,19 @@ READ_MODELS = [
     ("awards", "knownteam", "*"),
     ("awards", "knownperson", "*"),
     # its id is derived from team, person and role, which are compared
-    ("awards", "knownmembership", "team_id, person_id, role, active, version"),
+    ("awards", "knownmembership", "team_id, person_id, role, active, version, joined_on, left_on"),
     ("awards", "trackedincident", "*"),
     ("awards", "trackedactivity", "*"),
     ("awards", "teamcontribution", "*"),
-    # Team and area points; a member's points follow the roster known when the credit
-    # arrives, so they are not compared.
     (
         "awards",
-        "scoreentry WHERE subject <> 'person'",
+        "scoreentry",
         "subject, subject_id, area_id, occurred_on, points, rule, source_kind, source_id, voided",
+    ),
+    (
+        "awards",
+        "membercredit",
+        "rule, source_id, source_kind, team_id, area_id, occurred_on, points, voided",
     ),
 ]
 
@@ -129,6 +132,32 @@ def history(ids: dict[str, str]) -> list[tuple[str, str, dict[str, Any]]]:
                 "left_on": day,
                 "reason": "chuyển",
                 "aggregate_version": 4,
+            },
+        ),
+        (
+            "member_joined",
+            ids["team"],
+            {
+                "team_id": ids["team"],
+                "area_id": ids["group"],
+                "person_id": ids["former"],
+                "full_name": "Lê Văn C",
+                "role": "member",
+                "joined_on": "2020-01-01",
+                "aggregate_version": 5,
+            },
+        ),
+        (
+            "member_left",
+            ids["team"],
+            {
+                "team_id": ids["team"],
+                "area_id": ids["group"],
+                "person_id": ids["former"],
+                "role": "member",
+                "left_on": "2020-06-30",
+                "reason": "chuyển đi",
+                "aggregate_version": 6,
             },
         ),
         (
@@ -330,6 +359,9 @@ async def test_read_models_end_the_same_whatever_the_order_across_aggregates(sta
 
     expected = await snapshot(stack, in_order, lambda value: value)
     actual = await snapshot(stack, turned, rename)
+    # members score for the days they were on the team: not one who left years before
+    people = {row[1] for row in expected[("awards", "scoreentry")] if row[0] == "person"}
+    assert people == {in_order["leader"], in_order["member"]}
     for table, rows in expected.items():
         assert rows, f"{table}: the history left no rows to compare"
         assert actual[table] == rows, table

@@ -13,6 +13,9 @@ from shared.events import (
     ActivityMeasure,
     IncidentLinked,
     IncidentSource,
+    MemberJoined,
+    MemberLeft,
+    TeamRole,
 )
 from tests.support import bearer, publish_event
 from tests.unit.test_awards import (
@@ -191,3 +194,46 @@ async def test_accepting_a_suggestion_nominates_with_the_achievements_behind_it(
         f"/nominations/{nomination['id']}/approve", json={"decision_number": "7/QĐ-UBND"}
     )
     assert response.status_code == 201
+
+
+async def test_members_score_for_the_days_they_were_on_the_team_whatever_comes_first(awards):
+    client, runtime = awards
+    broker = runtime.broker
+    day = today()
+    late, former, newcomer = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    def joined(person, version, since=None):
+        return MemberJoined(
+            team_id=TEAM_ID,
+            area_id=GROUP,
+            person_id=person,
+            full_name="Người",
+            role=TeamRole.MEMBER,
+            joined_on=since,
+            aggregate_version=version,
+        )
+
+    def left(person, version, on):
+        return MemberLeft(
+            team_id=TEAM_ID,
+            area_id=GROUP,
+            person_id=person,
+            role=TeamRole.MEMBER,
+            left_on=on,
+            reason="chuyển đi",
+            aggregate_version=version,
+        )
+
+    # the credit first, then the roster events of the same days
+    await solve(broker)
+    await publish_event(broker, joined(late, 10, since=date(2020, 1, 1)))
+    await publish_event(broker, joined(former, 11, since=date(2020, 1, 1)))
+    await publish_event(broker, left(former, 12, on=date(2020, 6, 30)))
+    await publish_event(broker, joined(newcomer, 13, since=date(day.year + 1, 1, 1)))
+    assert await points(client, "person", late) == 2  # on the team that day
+    assert await points(client, "person", former) == 0  # had left years before
+    assert await points(client, "person", newcomer) == 0  # joined after it
+    # a later achievement pays the people on the team on its day, as before
+    await solve(broker)
+    assert await points(client, "person", late) == 4
+    assert await points(client, "person", former) == 0
