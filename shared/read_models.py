@@ -14,6 +14,7 @@ Nothing is dead-lettered for arriving early, and a stale event (a redelivery, an
 version) changes nothing.
 """
 
+from dataclasses import dataclass
 from typing import Any, TypeGuard, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -60,3 +61,25 @@ async def hold_reference(session: AsyncSession, model: Any, key: Any, **known: A
 def is_known(row: Row | None) -> TypeGuard[Row]:
     """True once the aggregate's own events have been applied (not only referred to)."""
     return row is not None and getattr(row, "version", 0) > PLACEHOLDER_VERSION
+
+
+@dataclass(frozen=True)
+class ParentChange:
+    old_parent: Any
+    first: bool  # the node hung unattached until now (a placeholder, or just registered)
+
+
+async def set_parent_if_newer(
+    session: AsyncSession, model: Any, key: Any, parent_id: Any, version: int
+) -> ParentChange | None:
+    """A tree node's parent keeps its own version (``parent_version``): a registration
+    and a later move both set it, and an older one never undoes a newer. The change, or
+    None when the row holds that version or a newer one."""
+    row = await session.get(model, key)
+    if row is None or version <= row.parent_version:
+        return None
+    change = ParentChange(old_parent=row.parent_id, first=row.parent_version == 0)
+    row.parent_id = parent_id
+    row.parent_version = version
+    session.add(row)
+    return change

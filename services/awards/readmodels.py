@@ -39,7 +39,7 @@ from shared.events import (
     TeamRegistered,
     TeamUpdated,
 )
-from shared.read_models import apply_if_newer, hold_reference, is_known
+from shared.read_models import apply_if_newer, hold_reference, is_known, set_parent_if_newer
 
 MEMBERSHIP_NAMESPACE = uuid.UUID("0b7e3f0e-7a52-4d63-9d0c-6f1f0a3c2b11")
 
@@ -59,7 +59,9 @@ class ReadModels:
             "households": event.households,
         }
         await apply_if_newer(session, KnownArea, event.area_id, event.aggregate_version, values)
-        await self._reparent(session, event.area_id, event.parent_id, event.aggregate_version)
+        await set_parent_if_newer(
+            session, KnownArea, event.area_id, event.parent_id, event.aggregate_version
+        )
 
     async def area_updated(self, session: AsyncSession, event: AreaUpdated) -> None:
         values = {"code": event.code, "name": event.name, "households": event.households}
@@ -67,16 +69,9 @@ class ReadModels:
 
     async def area_moved(self, session: AsyncSession, event: AreaMoved) -> None:
         await hold_reference(session, KnownArea, event.area_id, code=event.code, name=event.code)
-        await self._reparent(session, event.area_id, event.to_parent_id, event.aggregate_version)
-
-    async def _reparent(
-        self, session: AsyncSession, area_id: UUID, parent_id: UUID | None, version: int
-    ) -> None:
-        area = await session.get(KnownArea, area_id)
-        if area is not None and area.parent_version < version:
-            area.parent_id = parent_id
-            area.parent_version = version
-            session.add(area)
+        await set_parent_if_newer(
+            session, KnownArea, event.area_id, event.to_parent_id, event.aggregate_version
+        )
 
     # --- teams and their members -------------------------------------------------------
 

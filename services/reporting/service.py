@@ -72,7 +72,12 @@ from shared.events import (
     TeamUpdated,
 )
 from shared.outbox import Outbox
-from shared.read_models import apply_if_newer, hold_reference, is_known
+from shared.read_models import (
+    apply_if_newer,
+    hold_reference,
+    is_known,
+    set_parent_if_newer,
+)
 from shared.scope import AreaScope, descendants
 
 # Who the audit trail names for an anonymous tip: never the informant.
@@ -278,16 +283,10 @@ class ReportingService:
     async def _reparent(
         self, session: AsyncSession, area_id: UUID, parent_id: UUID | None, version: int
     ) -> None:
-        # The parent keeps its own version: a registration older than a move leaves it.
-        area = await session.get(KnownArea, area_id)
-        if area is None or version <= area.parent_version:
-            return
-        if area.parent_version == 0 or area.parent_id != parent_id:
+        change = await set_parent_if_newer(session, KnownArea, area_id, parent_id, version)
+        if change is not None and (change.first or change.old_parent != parent_id):
             # Rows rolled up into it while it hung unattached join its new ancestors.
-            await statistics.reparent(session, area_id, area.parent_id, parent_id)
-        area.parent_id = parent_id
-        area.parent_version = version
-        session.add(area)
+            await statistics.reparent(session, area_id, change.old_parent, parent_id)
 
     async def remember_team(
         self, session: AsyncSession, event: TeamRegistered | TeamUpdated
