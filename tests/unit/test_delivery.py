@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from sqlalchemy import select
+from prometheus_client import generate_latest
+from sqlalchemy import select, update
 
 from services.awards.app import Settings, create_app
 from shared.cloudevents import (
@@ -251,3 +252,33 @@ async def test_outbox_row_vanishes_with_a_rolled_back_transaction(database_url):
             await session.rollback()
         async with runtime.sessions() as session:
             assert (await runtime.outbox.pending_count(session))[0] == 0
+
+
+async def test_purge_deletes_only_rows_published_longer_ago_than_kept(database_url):
+    app = create_app(unit_settings(Settings, database_url, outbox_poll_seconds=60))
+    runtime = app.state.runtime
+    table = runtime.outbox.table
+    async with TestKafkaBroker(runtime.broker):
+        from asgi_lifespan import LifespanManager
+
+        async with LifespanManager(app):
+            async with runtime.sessions() as session:
+                for n in range(3):
+                    await runtime.outbox.add(session, award(n))
+                await session.commit()
+            assert (await runtime.relay.publish_pending()).published == 3
+            async with runtime.sessions() as session:
+                await runtime.outbox.add(session, award(9))  # still pending: never purged
+                old = datetime(2020, 1, 1, tzinfo=UTC)
+                await execute(
+                    session, update(table).where(table.c.id == 1).values(published_at=old)
+                )
+                await session.commit()
+            assert await runtime.relay.purge(keep_days=7) == 1
+            assert await runtime.relay.purge(keep_days=7) == 0
+            async with runtime.sessions() as session:
+                rows = (await execute(session, select(table.c.id, table.c.published_at))).all()
+            metrics = generate_latest(runtime.registry).decode()
+    assert sorted(row[0] for row in rows) == [2, 3, 4]
+    assert [row[0] for row in rows if row[1] is None] == [4]
+    assert "antt_outbox_purged_rows_total 1.0" in metrics

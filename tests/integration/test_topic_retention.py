@@ -1,0 +1,50 @@
+"""Topics keep every event for ever: the services create them so, and warn about one that
+would expire its history."""
+
+import uuid
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from structlog.testing import capture_logs
+
+from shared.bus import ensure_topics, topic_retention
+from shared.events import TOPIC_EVENTS, dead_letter_topic
+from shared.settings import ServiceSettings
+
+pytestmark = pytest.mark.integration
+
+
+async def retention(bootstrap: str, topics: list[str]) -> dict[str, str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return await topic_retention(admin, topics)
+    finally:
+        await admin.close()
+
+
+async def test_the_services_topics_keep_their_records_for_ever(stack):
+    topics = [*TOPIC_EVENTS, *(dead_letter_topic(t) for t in ("registry.team",))]
+    found = await retention(stack.kafka.bootstrap_servers, topics)
+    assert found == dict.fromkeys(topics, "-1")
+
+
+async def test_a_topic_that_expires_history_is_named_in_a_warning(kafka):
+    bootstrap = kafka.bootstrap_servers
+    kept, expiring = f"kept-{uuid.uuid4().hex[:8]}", f"expiring-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        week = {"retention.ms": str(7 * 24 * 3600 * 1000)}
+        await admin.create_topics([NewTopic(expiring, 1, 1, topic_configs=week)])
+    finally:
+        await admin.close()
+    settings = ServiceSettings(
+        kafka_bootstrap_servers=bootstrap, log_format="json", service_name="retention-test"
+    )
+    with capture_logs() as logged:
+        await ensure_topics(settings, [kept, expiring])
+    assert await retention(bootstrap, [kept, expiring]) == {kept: "-1", expiring: "604800000"}
+    warnings = [entry for entry in logged if entry["event"] == "topic_expires_history"]
+    assert [(w["topic"], w["retention_ms"]) for w in warnings] == [(expiring, "604800000")]
+    assert "retention.ms=-1" in warnings[0]["fix"]
