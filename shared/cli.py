@@ -5,6 +5,7 @@ import dataclasses
 import getpass
 import importlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.asyncapi import ASYNCAPI_DIR, to_yaml
 from shared.auth import ConfigurationError, Principal, Role, TokenCodec, load_signing_key
 from shared.db import create_engine
 from shared.dead_letters import list_dead_letters, pending_dead_letters, replay_dead_letters
@@ -146,7 +148,7 @@ app.add_typer(dlq_app, name="dlq")
 Bootstrap = Annotated[
     str, typer.Option(envvar="ANTT_KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers")
 ]
-Topic = Annotated[str, typer.Argument(help="The original topic, e.g. incident_reported")]
+Topic = Annotated[str, typer.Argument(help="The original topic, e.g. reporting.incident")]
 
 
 @dlq_app.command("count")
@@ -321,13 +323,150 @@ def registry_recount(
         raise typer.Exit(1)
 
 
-@app.command("asyncapi")
-def asyncapi(service: ServiceName) -> None:
-    """Print the service's AsyncAPI 3.0 document (also served at /asyncapi.json)."""
-    _service_settings(service)
+def _asyncapi_yaml(service: str, scratch: str) -> str:
+    """The service's AsyncAPI document as committed. It depends on the code only, so the app
+    is built the same way whatever ANTT_* says: development keys, a scratch SQLite file that
+    is never opened, no Kafka."""
     module = importlib.import_module(f"services.{service}.app")
-    document = module.create_app().state.runtime.asyncapi()
-    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    settings = module.Settings(
+        env="dev",
+        database_url=f"sqlite+aiosqlite:///{scratch}/{service}.db",
+        kafka_create_topics=False,
+        kafka_measure_lag=False,
+        jwt_secret=None,
+        jwt_secret_file=None,
+        informant_keys=[],
+        informant_keys_file=None,
+        log_level="ERROR",
+    )
+    return to_yaml(module.create_app(settings).state.runtime.asyncapi())
+
+
+@app.command("asyncapi")
+def asyncapi(
+    service: Annotated[
+        str | None, typer.Argument(help="registry, reporting or awards (all three with --write)")
+    ] = None,
+    write: Annotated[
+        bool, typer.Option("--write", help="Write <dir>/<service>.yaml instead of printing")
+    ] = False,
+    directory: Annotated[Path, typer.Option("--dir", help="Where --write puts them")] = (
+        ASYNCAPI_DIR
+    ),
+) -> None:
+    """Print a service's AsyncAPI 3.0 document as YAML (also served at /asyncapi.json), or
+    write the committed documents in docs/asyncapi/ (--write; all three unless one is named)."""
+    if service is not None and service not in SERVICES:
+        console.print(f"[red]unknown service {service!r}; one of {', '.join(SERVICES)}[/red]")
+        raise typer.Exit(2)
+    if service is None and not write:
+        console.print("[red]name a service, or use --write to write all three[/red]")
+        raise typer.Exit(2)
+    try:
+        import yaml  # noqa: F401  (to_yaml needs it: a development dependency)
+    except ImportError:
+        console.print("[red]PyYAML is missing: install the development dependencies[/red]")
+        raise typer.Exit(1) from None
+    with tempfile.TemporaryDirectory() as scratch:
+        if not write:
+            typer.echo(_asyncapi_yaml(str(service), scratch), nl=False)
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in [service] if service else SERVICES:
+            target = directory / f"{name}.yaml"
+            target.write_text(_asyncapi_yaml(name, scratch), encoding="utf-8")
+            console.print(f"wrote {target}")
+
+
+@app.command("rebuild")
+def rebuild(
+    service: ServiceName,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Give up after this many seconds of replay")
+    ] = 3600.0,
+) -> None:
+    """Rebuild the service's read models from Kafka's log, with the service stopped: empty
+    them, reset its consumer groups to the earliest offset and replay every event through
+    its own handlers (no HTTP, no outbox relay), until no group lags behind."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    from shared.rebuild import Progress as Replayed
+    from shared.rebuild import RebuildError
+    from shared.rebuild import rebuild as rebuild_read_models
+
+    settings = _service_settings(service)
+    if "log_level" not in settings.model_fields_set:
+        # Not a line per event under the progress bar (FastStream's own access log too).
+        settings.log_level = "WARNING"
+        for name in ("faststream", "faststream.access.kafka"):
+            logging.getLogger(name).addFilter(lambda record: record.levelno >= logging.WARNING)
+    runtime = importlib.import_module(f"services.{service}.app").create_app(settings).state.runtime
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>7.0f} events/s  lag {task.fields[lag]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        tasks: list[Any] = []
+
+        def advance(step: Replayed) -> None:
+            if not tasks:  # after the checks: a refusal shows no bar
+                tasks.append(
+                    progress.add_task(f"Rebuilding {service}", total=step.total, rate=0, lag="")
+                )
+            progress.update(
+                tasks[0], completed=step.done, total=step.total, rate=step.rate, lag=step.lag
+            )
+
+        async def work() -> Any:
+            try:
+                return await rebuild_read_models(runtime, timeout, advance)
+            finally:
+                await runtime.engine.dispose()
+
+        try:
+            report = asyncio.run(work())
+        except RebuildError as exc:
+            progress.stop()
+            console.print(str(exc), style="red", markup=False)
+            raise typer.Exit(1) from None
+    table = Table(title=f"{service}: events read from the log again")
+    table.add_column("topic")
+    table.add_column("consumer group")
+    for column in ("read", "applied", "duplicates", "other types", "dead-lettered"):
+        table.add_column(column, justify="right")
+    for topic in report.topics:
+        table.add_row(
+            topic.topic,
+            topic.group,
+            str(topic.read),
+            str(topic.applied),
+            str(topic.duplicates),
+            str(topic.skipped),
+            str(topic.dead_lettered),
+        )
+    console.print(table)
+    emptied = ", ".join(f"{name} {rows}" for name, rows in report.emptied.items())
+    console.print(f"emptied (rows): {emptied}")
+    if report.recomputed:
+        counted = ", ".join(f"{name} {rows}" for name, rows in report.recomputed.items())
+        console.print(f"recomputed from {service}'s own records (rows): {counted}")
+    rate = report.read / report.replay_seconds if report.replay_seconds else 0.0
+    console.print(
+        f"{report.applied} event(s) applied, {report.read} read in "
+        f"{report.replay_seconds:.1f}s ({rate:.0f}/s); {report.seconds:.1f}s in all"
+    )
+    if report.discarded_outbox_rows:
+        console.print(
+            f"[yellow]{report.discarded_outbox_rows} outbox row(s) written by handlers during "
+            "the replay were discarded unpublished: the log already holds those events[/yellow]"
+        )
+    for problem in report.problems:
+        console.print(problem, style="red", markup=False)
+    if not report.complete:
+        raise typer.Exit(1)
 
 
 @app.command("serve")

@@ -4,21 +4,20 @@ its composition root and builds one of these."""
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from faststream.specification import AsyncAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DBAPIError
 
+from shared.asyncapi import asyncapi_document
 from shared.audit import AuditEntryPublic, AuditTrail
 from shared.auth import Access, Authenticator, ProtectedRouter, TokenCodec, load_signing_key
 from shared.bus import EventConsumer, create_broker, ensure_topics
@@ -42,6 +41,7 @@ from shared.logging import (
 from shared.metrics import ConsumerLagMetrics, DeliveryMetrics, HttpMetrics, metrics_response
 from shared.migrations import upgrade_to_head
 from shared.outbox import Outbox, OutboxRelay
+from shared.rebuild import RebuildPlan, Recompute, rebuild_plan
 from shared.settings import ServiceSettings
 
 log = get_logger()
@@ -108,6 +108,19 @@ class ServiceRuntime:
             name="outbox-purge",
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self.rebuild_plan: RebuildPlan | None = None
+
+    def declare_read_models(
+        self,
+        read_models: Iterable[Any],
+        *,
+        recomputed: Iterable[Any] = (),
+        recompute: Recompute | None = None,
+    ) -> None:
+        """What ``antt rebuild`` empties and builds again from the log: ``read_models``,
+        filled only by this service's event handlers, and ``recomputed``, tables its own
+        records feed that handlers also change, which ``recompute`` fills after the replay."""
+        self.rebuild_plan = rebuild_plan(self.metadata, read_models, recomputed, recompute)
 
     def every(self, seconds: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
         """Run ``job`` every ``seconds`` while the service runs (a failure is logged)."""
@@ -167,15 +180,18 @@ class ServiceRuntime:
         return {"database": database, "broker": broker}
 
     def asyncapi(self) -> dict[str, Any]:
-        """The AsyncAPI 3.0 document of what this service publishes and consumes."""
-        document = AsyncAPI(
-            self.broker,
-            title=f"ANTT {self.settings.service_name} events",
-            version=__version__,
-            description="CloudEvents 1.0 in Kafka binary mode: ce_* headers, JSON value, "
-            "key = aggregate id. Topic = event type.",
+        """The AsyncAPI 3.0 document of what this service publishes and consumes, generated
+        from the event contracts (committed under docs/asyncapi/: ``antt asyncapi --write``)."""
+        return asyncapi_document(
+            self.settings.service_name,
+            __version__,
+            publishes=self.publishes,
+            consumes={
+                topic: [event for event, _ in handled.values()]
+                for topic, handled in self.consumer.handlers.items()
+            },
+            consumer_group=self.consumer.group_for,
         )
-        return cast(dict[str, Any], json.loads(document.to_specification().to_json()))
 
     def router(self, access: dict[str, Access], **kwargs: Any) -> ProtectedRouter:
         """A router for this service's routes; each must have an entry in ``access``."""

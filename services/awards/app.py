@@ -22,7 +22,18 @@ from services.awards.catalogue import (
 )
 from services.awards.certification import Certifications
 from services.awards.handlers import register_handlers
-from services.awards.models import AwardsTable, KnownArea
+from services.awards.models import (
+    AwardsTable,
+    KnownArea,
+    KnownMembership,
+    KnownPerson,
+    KnownTeam,
+    MemberCredit,
+    ScoreEntry,
+    TeamContribution,
+    TrackedActivity,
+    TrackedIncident,
+)
 from services.awards.periods import Granularity
 from services.awards.readmodels import ReadModels
 from services.awards.reports import AwardsReports
@@ -117,6 +128,23 @@ PUBLISHES: list[type[IntegrationEvent]] = [
     CertificationDecided,
 ]
 
+# Derived only from registry's and reporting's events: `antt rebuild awards` empties them
+# and reads those topics again. Kept: nominations, awards, rewarded achievements and
+# certifications (officers' decisions), and suggestions — an officer accepts or dismisses
+# them and the nomination made from one points back at it; the replay cannot make one twice
+# (one per subject, period and threshold: uq_suggest_once, checked before adding).
+READ_MODELS = [
+    KnownArea,
+    KnownTeam,
+    KnownPerson,
+    KnownMembership,
+    TrackedIncident,
+    TrackedActivity,
+    TeamContribution,
+    ScoreEntry,
+    MemberCredit,
+]
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -147,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     reports = AwardsReports(runtime.sessions, catalogue, scope)
     register_handlers(runtime.consumer, service)
+    runtime.declare_read_models(READ_MODELS)
     runtime.every(settings.metrics_refresh_seconds, service.refresh_gauges, name="awards-gauges")
     app = runtime.create_app(
         title="ANTT awards",

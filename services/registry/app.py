@@ -5,7 +5,7 @@ from pydantic import Field
 
 from services.registry.api import create_router
 from services.registry.handlers import register_handlers
-from services.registry.models import RegistryTable
+from services.registry.models import Honour, RegistryTable, RevokedAward
 from services.registry.rules import DEFAULT_TEAM_KINDS, DEFAULT_TEAM_RULES, TeamKind, TeamRule
 from services.registry.service import RegistryService
 from shared.events import (
@@ -26,6 +26,9 @@ from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
 
 DEFAULT_CAMERA_FUNDING = ["state_budget", "socialised", "mixed", "business", "other"]
+# Filled only from awards' events (the honours shown on profiles): `antt rebuild registry`
+# empties them and reads awards.award again. Everything else is registry's own.
+READ_MODELS = [Honour, RevokedAward]
 
 
 class Settings(ServiceSettings):
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     runtime.every(settings.metrics_refresh_seconds, service.refresh_active_teams, "active-teams")
     register_handlers(runtime.consumer, service)
+    runtime.declare_read_models(READ_MODELS)
     app = runtime.create_app(
         title="ANTT registry",
         description="The area tree; teams, their members and rules; initiatives; community "

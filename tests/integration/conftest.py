@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -28,6 +28,7 @@ class Service:
     log_file: Path
     process: subprocess.Popen[bytes]
     database_url: str
+    env: dict[str, str] = field(default_factory=dict)  # what it was started with
 
     def log_lines(self) -> list[dict[str, object]]:
         lines = []
@@ -84,7 +85,7 @@ def start_service(name: str, kafka: LocalKafka, workdir: Path, database_url: str
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    return Service(name, f"http://127.0.0.1:{port}", log_file, process, database_url)
+    return Service(name, f"http://127.0.0.1:{port}", log_file, process, database_url, env)
 
 
 def wait_ready(service: Service, timeout: float = 60.0) -> None:
