@@ -2,6 +2,7 @@
 in compose and CI."""
 
 import enum
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -76,6 +77,23 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+
+
+async def serialize_on(session: AsyncSession, *keys: str) -> None:
+    """Let only one transaction at a time past this point for each of ``keys``, until it
+    ends: two handlers that each read what the other writes (a roster and a credit of one
+    team) would otherwise both miss the other under READ COMMITTED. PostgreSQL takes a
+    transaction-scoped advisory lock per key; SQLite already has one writer at a time, and
+    a transaction that read before another's write fails and is retried."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):  # one order everywhere: no deadlock between two keys
+        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+        await connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"),
+            {"key": int.from_bytes(digest, "big", signed=True)},
+        )
 
 
 def enum_column(enum_cls: type[enum.Enum]) -> Any:

@@ -41,7 +41,7 @@ from services.awards.models import (
 from services.awards.periods import Granularity, Period, local_date, today
 from services.awards.readmodels import ReadModels
 from shared.auth import Principal
-from shared.db import SessionFactory, execute
+from shared.db import SessionFactory, execute, serialize_on
 from shared.errors import NotFoundError
 from shared.events import IncidentStatus, RecipientKind
 from shared.scope import AreaScope, descendants
@@ -219,6 +219,8 @@ class Scoring:
         event_id: str,
         source_kind: AchievementKind,
     ) -> None:
+        # Taken before the members are read: a roster change of the team waits, or is seen.
+        await serialize_on(session, *(f"team-roster:{team}" for team in teams))
         for team_id in teams:
             held = await session.exec(
                 select(MemberCredit.id).where(
@@ -244,6 +246,7 @@ class Scoring:
     async def roster_changed(self, session: AsyncSession, team_id: UUID, person_id: UUID) -> None:
         """A person joined or left a team: they score for the team's achievements of the
         days they were on it, whether the roster or the achievement arrived first."""
+        await serialize_on(session, f"team-roster:{team_id}")
         credits = (
             await session.exec(select(MemberCredit).where(MemberCredit.team_id == team_id))
         ).all()

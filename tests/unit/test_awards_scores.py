@@ -1,9 +1,12 @@
 """Emulation scores from consumed events, the leaderboard, and suggested nominations that an
 officer accepts or dismisses (never granted by themselves)."""
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+
+import pytest
 
 from services.awards.models import Nomination, Suggestion
 from services.awards.periods import today
@@ -237,3 +240,36 @@ async def test_members_score_for_the_days_they_were_on_the_team_whatever_comes_f
     await solve(broker)
     assert await points(client, "person", late) == 4
     assert await points(client, "person", former) == 0
+
+
+async def test_a_roster_change_and_a_credit_of_one_team_at_once_miss_nothing(awards, database_url):
+    """Two consumers in two transactions: the join is written but not committed when the
+    credit comes. Under READ COMMITTED each would miss the other without the team lock."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: the second transaction cannot start")
+    client, runtime = awards
+    service = client._transport.app.state.service  # type: ignore[attr-defined]
+    incident = await report_incident(runtime.broker)
+    newcomer = uuid.uuid4()
+    join = MemberJoined(
+        team_id=TEAM_ID,
+        area_id=GROUP,
+        person_id=newcomer,
+        full_name="Người mới",
+        role=TeamRole.MEMBER,
+        aggregate_version=50,
+    )
+    async with runtime.sessions() as roster:
+        await service.remember_member(roster, join)  # holds the team until it commits
+        credit = asyncio.create_task(credit_in_own_transaction(runtime, service, incident))
+        await asyncio.sleep(0.5)
+        assert not credit.done()  # waiting for the roster's transaction
+        await roster.commit()
+    await asyncio.wait_for(credit, timeout=10)
+    assert await points(client, "person", newcomer) == 2
+
+
+async def credit_in_own_transaction(runtime, service, incident) -> None:
+    async with runtime.sessions() as session:
+        await service.credit_resolution(session, resolved(incident), str(uuid.uuid4()))
+        await session.commit()
