@@ -54,7 +54,8 @@ class KnownTeam(AwardsTable, table=True):
 
 
 class KnownPerson(AwardsTable, table=True):
-    """A team member; the person's area is that of the team they joined most recently."""
+    """A team member; area and name are those of their latest join (by ``joined_on``, then
+    team), preferring teams they are still on, whatever order the joins arrive in."""
 
     id: UUID = Field(primary_key=True)
     area_id: UUID = Field(index=True)
@@ -75,6 +76,9 @@ class KnownMembership(AwardsTable, table=True):
     # achievements of those days, whichever arrives first, the roster or the credit.
     joined_on: date | None = None
     left_on: date | None = None
+    # As the join announced them: the person's area and name follow their latest join.
+    area_id: UUID | None = None
+    full_name: str | None = Field(default=None, max_length=200)
 
 
 # --- what happened, from reporting events ----------------------------------------------

@@ -108,16 +108,34 @@ class ReadModels:
         session.add(team)
 
     async def member_joined(self, session: AsyncSession, event: MemberJoined) -> None:
-        person = await session.get(KnownPerson, event.person_id)
-        person = person or KnownPerson(
-            id=event.person_id, area_id=event.area_id, full_name=event.full_name
-        )
-        person.sqlmodel_update({"area_id": event.area_id, "full_name": event.full_name})
-        session.add(person)
         await self._membership(session, event.team_id, event.person_id, event, active=True)
+        await self._settle_person(session, event.person_id)
 
     async def member_left(self, session: AsyncSession, event: MemberLeft) -> None:
         await self._membership(session, event.team_id, event.person_id, event, active=False)
+        await self._settle_person(session, event.person_id)
+
+    async def _settle_person(self, session: AsyncSession, person_id: UUID) -> None:
+        # Chosen from the memberships as they stand, not from the last event handled:
+        # teams travel on different partitions, so joins may come in any order.
+        memberships = (
+            await session.exec(
+                select(KnownMembership).where(KnownMembership.person_id == person_id)
+            )
+        ).all()
+        announced = [
+            (m.active, m.joined_on or date.min, str(m.team_id), m.area_id, m.full_name)
+            for m in memberships
+            if m.area_id is not None and m.full_name
+        ]
+        if not announced:
+            return
+        *_, area_id, full_name = max(announced)
+        person = await session.get(KnownPerson, person_id)
+        if person is None:
+            person = KnownPerson(id=person_id, area_id=area_id, full_name=full_name)
+        person.sqlmodel_update({"area_id": area_id, "full_name": full_name})
+        session.add(person)
 
     async def _membership(
         self,
@@ -141,7 +159,12 @@ class ReadModels:
                 # Back on the team in the same role: it still covers the first days.
                 earlier = held.joined_on
                 joined = None if earlier is None or joined is None else min(earlier, joined)
-            values |= {"joined_on": joined, "left_on": None}
+            values |= {
+                "joined_on": joined,
+                "left_on": None,
+                "area_id": event.area_id,
+                "full_name": event.full_name,
+            }
         else:
             values |= {"left_on": event.left_on}
         await apply_if_newer(session, KnownMembership, key, event.aggregate_version, values)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.awards.models import Nomination, Suggestion
+from services.awards.models import KnownPerson, Nomination, Suggestion
 from services.awards.periods import today
 from shared.auth import Role
 from shared.events import (
@@ -24,6 +24,7 @@ from tests.support import bearer, publish_event
 from tests.unit.test_awards import (
     GROUP,
     OFFICER,
+    OTHER_TEAM,
     OTHER_WARD,
     PERSON_ID,
     TEAM_ID,
@@ -273,3 +274,43 @@ async def credit_in_own_transaction(runtime, service, incident) -> None:
     async with runtime.sessions() as session:
         await service.credit_resolution(session, resolved(incident), str(uuid.uuid4()))
         await session.commit()
+
+
+async def test_a_persons_area_and_name_follow_their_latest_join_whatever_the_order(awards):
+    _, runtime = awards
+    first, second = uuid.uuid4(), uuid.uuid4()
+
+    def join(person, team, area, since, name):
+        return MemberJoined(
+            team_id=team,
+            area_id=area,
+            person_id=person,
+            full_name=name,
+            role=TeamRole.MEMBER,
+            joined_on=since,
+            aggregate_version=60,
+        )
+
+    early = (TEAM_ID, GROUP, date(2021, 3, 1), "Phạm Thị D")
+    late = (OTHER_TEAM, OTHER_WARD, date(2023, 9, 1), "Phạm Thị Dung")
+    for person, order in ((first, (early, late)), (second, (late, early))):
+        for team, area, since, name in order:
+            await publish_event(runtime.broker, join(person, team, area, since, name))
+    async with runtime.sessions() as session:
+        people = [await session.get(KnownPerson, person) for person in (first, second)]
+    assert [(p.area_id, p.full_name) for p in people] == [(OTHER_WARD, "Phạm Thị Dung")] * 2
+    # leaving the later team, the person belongs to the team they are still on
+    await publish_event(
+        runtime.broker,
+        MemberLeft(
+            team_id=OTHER_TEAM,
+            area_id=OTHER_WARD,
+            person_id=first,
+            role=TeamRole.MEMBER,
+            left_on=date(2024, 1, 1),
+            reason="chuyển",
+            aggregate_version=61,
+        ),
+    )
+    async with runtime.sessions() as session:
+        assert (await session.get(KnownPerson, first)).area_id == GROUP
