@@ -2,7 +2,6 @@
 with its error, is counted, and can be replayed (it fails again and returns, once)."""
 
 import asyncio
-import sys
 import uuid
 
 import httpx
@@ -10,8 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.settings import PROJECT_ROOT
-from tests.integration.test_slice import plain_record
+from tests.integration.test_slice import plain_record, replay_with_cli
 
 pytestmark = pytest.mark.integration
 
@@ -107,21 +105,7 @@ async def test_every_poison_kind_is_dead_lettered_counted_and_replayable(stack):
     assert await dead_letter_total(stack) >= counted_before + len(POISON)
 
     # A replay puts each back on its topic, a null as a null: each fails again, once.
-    replay = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "shared.cli",
-        "dlq",
-        "replay",
-        TOPIC,
-        "--bootstrap",
-        bootstrap,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        cwd=PROJECT_ROOT,
-    )
-    output, _ = await replay.communicate()
-    assert replay.returncode == 0, output.decode()
+    await replay_with_cli(bootstrap, TOPIC)
     again = await dead_letters(bootstrap, set(keys.values()), copies=2)
     for kind, (value, _, phrase) in POISON.items():
         assert len(again[keys[kind]]) == 2, kind

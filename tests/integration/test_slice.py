@@ -221,6 +221,26 @@ async def test_slice_from_registry_through_reporting_and_awards_back_to_registry
             assert acked, f"{name} shows no processed messages"
 
 
+async def replay_with_cli(bootstrap: str, topic: str) -> str:
+    """`antt dlq replay TOPIC`, as ops run it; its output."""
+    replay = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "shared.cli",
+        "dlq",
+        "replay",
+        topic,
+        "--bootstrap",
+        bootstrap,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=PROJECT_ROOT,
+    )
+    output, _ = await replay.communicate()
+    assert replay.returncode == 0, output.decode()
+    return output.decode()
+
+
 def plain_record(
     event_type: str, subject: str, source: str, payload: dict, event_id: str | None = None
 ) -> dict:
@@ -382,24 +402,10 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(stack):
     before = await dlq_list()
     assert (before["error"], before["replayed"]) == ("database went away", False)
 
-    replay = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "shared.cli",
-        "dlq",
-        "replay",
-        "reporting.incident",
-        "--bootstrap",
-        bootstrap,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        cwd=PROJECT_ROOT,
-    )
-    output, _ = await replay.communicate()
-    assert replay.returncode == 0, output.decode()
+    output = await replay_with_cli(bootstrap, "reporting.incident")
     # Everything waiting went back; a poison message from another test fails again and
     # returns to the DLQ as a new record, which this replay does not loop over.
-    assert f"Replayed {waiting} of {waiting} waiting" in output.decode()
+    assert f"Replayed {waiting} of {waiting} waiting" in output
     assert (await dlq_list())["replayed"] is True
 
     async with httpx.AsyncClient(timeout=10, headers=bearer()) as client:
