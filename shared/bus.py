@@ -193,15 +193,14 @@ class EventConsumer:
         consume.__doc__ = f"Events of {topic}, dispatched by ce_type."
         # Offsets are committed only after the handler's transaction (AckPolicy.ACK). Topics
         # keep every event for ever, so a new group reads the whole history from the start.
-        self.broker.subscriber(
-            topic,
-            group_id=group_id,
-            ack_policy=AckPolicy.ACK,
-            auto_offset_reset="earliest",
-            parser=_keep_raw_record,
-            decoder=_no_decoding,
-            title=f"{group_id}:{topic}",
-        )(consume)
+        options: dict[str, Any] = {
+            "auto_offset_reset": "earliest",
+            "parser": _keep_raw_record,
+            "decoder": _no_decoding,
+            "title": f"{group_id}:{topic}",
+        }
+        ack = AckPolicy.ACK
+        self.broker.subscriber(topic, group_id=group_id, ack_policy=ack, **options)(consume)
 
     def decode(self, topic: str, record: Any) -> tuple[Envelope, IntegrationEvent] | None:
         """The record as an event of ``topic``; None for a type this service does not

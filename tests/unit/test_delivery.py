@@ -255,7 +255,9 @@ async def test_outbox_row_vanishes_with_a_rolled_back_transaction(database_url):
 
 
 async def test_purge_deletes_only_rows_published_longer_ago_than_kept(database_url):
-    app = create_app(unit_settings(Settings, database_url, outbox_poll_seconds=60))
+    # The service's own purge (at start, then hourly) keeps all: only the calls below purge.
+    settings = unit_settings(Settings, database_url, outbox_poll_seconds=60, outbox_keep_days=1e5)
+    app = create_app(settings)
     runtime = app.state.runtime
     table = runtime.outbox.table
     async with TestKafkaBroker(runtime.broker):
