@@ -69,6 +69,21 @@ class Touched:
     day: date
 
 
+async def _score_entry(
+    session: AsyncSession, rule: str, source_id: UUID, subject: ScoreSubject, subject_id: UUID
+) -> ScoreEntry | None:
+    """The points one source earned one subject under one rule, if it has them already."""
+    found = await session.exec(
+        select(ScoreEntry).where(
+            ScoreEntry.rule == rule,
+            ScoreEntry.source_id == source_id,
+            ScoreEntry.subject == subject,
+            ScoreEntry.subject_id == subject_id,
+        )
+    )
+    return found.first()
+
+
 class Scoring:
     def __init__(
         self,
@@ -181,15 +196,7 @@ class Scoring:
         for subject, subject_id, subject_area in await self._credited(
             session, rule.credit, teams, area_id, day
         ):
-            existing = await session.exec(
-                select(ScoreEntry.id).where(
-                    ScoreEntry.rule == rule.code,
-                    ScoreEntry.source_id == source_id,
-                    ScoreEntry.subject == subject,
-                    ScoreEntry.subject_id == subject_id,
-                )
-            )
-            if existing.first() is not None:
+            if await _score_entry(session, rule.code, source_id, subject, subject_id):
                 continue
             session.add(
                 ScoreEntry(
@@ -263,16 +270,9 @@ class Scoring:
             on_team = person_id in await self.read_models.members_on(
                 session, list(teams), credit.occurred_on
             )
-            entry = (
-                await session.exec(
-                    select(ScoreEntry).where(
-                        ScoreEntry.rule == credit.rule,
-                        ScoreEntry.source_id == credit.source_id,
-                        ScoreEntry.subject == ScoreSubject.PERSON,
-                        ScoreEntry.subject_id == person_id,
-                    )
-                )
-            ).first()
+            entry = await _score_entry(
+                session, credit.rule, credit.source_id, ScoreSubject.PERSON, person_id
+            )
             if on_team and entry is None:
                 person = await session.get(KnownPerson, person_id)
                 session.add(
