@@ -16,6 +16,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.cloudevents import (
@@ -36,6 +37,8 @@ log = get_logger()
 
 E = TypeVar("E", bound=IntegrationEvent)
 EventHandler = Callable[[AsyncSession, E, Envelope], Awaitable[None]]
+# Applies a run of consecutive events of one type, as the handler would one by one.
+BatchHandler = Callable[[AsyncSession, list[tuple[E, Envelope]]], Awaitable[None]]
 
 
 def create_broker(settings: ServiceSettings, registry: CollectorRegistry) -> KafkaBroker:
@@ -130,9 +133,9 @@ def _lenient_headers(record: Any) -> Any:
     return dataclasses.replace(record, headers=clean)
 
 
-async def _keep_raw_record(record: Any, parse: Callable[[Any], Awaitable[Any]]) -> Any:
-    message = await parse(_lenient_headers(record))
-    message.raw_message = record  # the wrapper decodes the record itself, as it came
+async def _keep_raw_batch(records: tuple[Any, ...], parse: Callable[[Any], Awaitable[Any]]) -> Any:
+    message = await parse(tuple(_lenient_headers(record) for record in records))
+    message.raw_message = records  # the wrapper decodes each record itself, as it came
     return message
 
 
@@ -141,10 +144,44 @@ async def _no_decoding(message: Any) -> None:
     return None
 
 
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    """A record of a batch, decoded into the event its ``ce_type`` names."""
+
+    record: Any
+    envelope: Envelope
+    event: IntegrationEvent
+
+    @property
+    def key(self) -> bytes | None:
+        return getattr(self.record, "key", None)
+
+
+@dataclasses.dataclass
+class Subscription:
+    contract: type[IntegrationEvent]
+    handler: EventHandler[Any]
+    batch_handler: BatchHandler[Any] | None = None
+
+
+@dataclasses.dataclass
+class Retry:
+    """An event set aside from its batch: how often it has failed, and why, so far."""
+
+    delivery: Delivery
+    attempts: int = 0
+    error: Exception | None = None
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 class EventConsumer:
-    """One Kafka subscription per topic: decodes each record into the event its ``ce_type``
-    names, hands it to that type's handler so that it takes effect once, skips (and counts)
-    types the service does not handle, and dead-letters whatever cannot become an event."""
+    """One Kafka subscription per topic, consumed in batches: decodes each record into the
+    event its ``ce_type`` names, claims the batch in the inbox and applies it in one
+    transaction, then commits the offsets; skips (and counts) types the service does not
+    handle, and dead-letters whatever cannot become an event or keeps failing on its own."""
 
     def __init__(
         self,
@@ -160,9 +197,11 @@ class EventConsumer:
         self.metrics = metrics
         self.max_attempts = settings.consumer_max_attempts
         self.backoff = settings.consumer_retry_backoff_seconds
+        self.batch_max = settings.consumer_batch_max
+        self.batch_wait_ms = settings.consumer_batch_wait_ms
         self.service = settings.service_name
-        # topic → ce event type → (contract, handler)
-        self.handlers: dict[str, dict[str, tuple[type[IntegrationEvent], EventHandler[Any]]]] = {}
+        # topic → ce event type → its contract and handlers
+        self.handlers: dict[str, dict[str, Subscription]] = {}
         self.groups: dict[str, str] = {}  # consumer group → topic
 
     @property
@@ -172,35 +211,51 @@ class EventConsumer:
     def group_for(self, topic: str) -> str:
         return f"{self.service}.{topic}"
 
-    def subscribe(self, event_cls: type[E], handler: EventHandler[E]) -> None:
-        """Handle ``event_cls`` with ``handler``; the first handler of a topic subscribes."""
+    def subscribe(
+        self,
+        event_cls: type[E],
+        handler: EventHandler[E],
+        *,
+        batch_handler: BatchHandler[E] | None = None,
+    ) -> None:
+        """Handle ``event_cls`` with ``handler``; the first handler of a topic subscribes.
+        ``batch_handler``, if given, applies a run of consecutive events of this type at
+        once, with the same effect as ``handler`` applied to each in turn."""
         topic = event_cls.topic
         if topic not in self.handlers:
             self.handlers[topic] = {}
             self._subscribe_topic(topic)
         if event_cls.event_type in self.handlers[topic]:
             raise ValueError(f"{event_cls.event_type} already has a handler in {self.service}")
-        self.handlers[topic][event_cls.event_type] = (event_cls, handler)
+        self.handlers[topic][event_cls.event_type] = Subscription(event_cls, handler, batch_handler)
 
     def _subscribe_topic(self, topic: str) -> None:
         group_id = self.group_for(topic)
         self.groups[group_id] = topic
 
         async def consume(message: KafkaMessage) -> None:
-            await self._consume(message, topic, group_id)
+            await self._consume_batch(message, topic, group_id)
 
         consume.__name__ = topic.replace(".", "_")
-        consume.__doc__ = f"Events of {topic}, dispatched by ce_type."
-        # Offsets are committed only after the handler's transaction (AckPolicy.ACK). Topics
+        consume.__doc__ = f"Events of {topic}, in batches, dispatched by ce_type."
+        # Offsets are committed only after the batch's transaction (AckPolicy.ACK). Topics
         # keep every event for ever, so a new group reads the whole history from the start.
         options: dict[str, Any] = {
             "auto_offset_reset": "earliest",
-            "parser": _keep_raw_record,
+            "parser": _keep_raw_batch,
             "decoder": _no_decoding,
             "title": f"{group_id}:{topic}",
         }
         ack = AckPolicy.ACK
-        self.broker.subscriber(topic, group_id=group_id, ack_policy=ack, **options)(consume)
+        self.broker.subscriber(
+            topic,
+            group_id=group_id,
+            ack_policy=ack,
+            batch=True,
+            max_records=self.batch_max,
+            batch_timeout_ms=self.batch_wait_ms,
+            **options,
+        )(consume)
 
     def decode(self, topic: str, record: Any) -> tuple[Envelope, IntegrationEvent] | None:
         """The record as an event of ``topic``; None for a type this service does not
@@ -220,72 +275,198 @@ class EventConsumer:
         handled = self.handlers[topic].get(envelope.event_type)
         if handled is None:
             return None
-        event_cls = handled[0]
         if record.value is None:
             raise PoisonRecordError("the record's value is null (a tombstone), not an event")
         if not record.value:
             raise PoisonRecordError("the record's value is empty, not an event")
         try:
-            event = event_cls.model_validate_json(record.value)
+            event = handled.contract.model_validate_json(record.value)
         except ValidationError as exc:
             kind = "invalid JSON" if exc.errors()[0]["type"] == "json_invalid" else "contract"
             raise PoisonRecordError(f"{kind}: {_validation_summary(exc)}") from exc
         return envelope, event
 
-    async def _consume(self, message: KafkaMessage, topic: str, group_id: str) -> None:
-        record: Any = message.raw_message
+    async def _consume_batch(self, message: KafkaMessage, topic: str, group_id: str) -> None:
+        records: tuple[Any, ...] = message.raw_message
+        deliveries: list[Delivery] = []
+        for record in records:
+            try:
+                decoded = self.decode(topic, record)
+            except PoisonRecordError as exc:
+                await self._dead_letter(record, topic, group_id, exc, attempts=1)
+                continue
+            if decoded is None:
+                event_type = headers_to_dict(record.headers or ()).get("ce_type", "")
+                self.metrics.skipped.labels(topic=topic, type=event_type[:100]).inc()
+                continue
+            deliveries.append(Delivery(record, *decoded))
+        if deliveries:
+            self.metrics.batch_size.labels(topic=topic).observe(len(deliveries))
+            await self._apply(deliveries, topic, group_id)
+
+    async def _apply(self, deliveries: list[Delivery], topic: str, group_id: str) -> None:
+        """The whole batch in one transaction; if it fails, event by event."""
         try:
-            decoded = self.decode(topic, record)
-        except PoisonRecordError as exc:
-            await self._dead_letter(message, topic, group_id, exc, attempts=1)
+            async with transaction(self.sessions) as session:
+                fresh = await self._claim_all(session, deliveries, topic, group_id)
+                await self._handle_runs(session, fresh, topic)
+        except Exception as exc:
+            if _connection_lost(exc):
+                await self._wait_for_database(topic, exc)
+            self.metrics.batch_failures.labels(topic=topic).inc()
+            log.warning(
+                "event_batch_failed",
+                topic=topic,
+                events=len(deliveries),
+                error_type=type(exc).__name__,
+            )
+            if len(deliveries) == 1:  # the batch was this event's first attempt
+                self._handler_failed(deliveries[0], topic, 1, exc)
+                await self._apply_alone(Retry(deliveries[0], 1, exc), topic, group_id)
+                return
+        else:
+            log.info(
+                "event_batch_handled",
+                topic=topic,
+                events=len(fresh),
+                duplicates=len(deliveries) - len(fresh),
+            )
             return
-        if decoded is None:
-            event_type = headers_to_dict(record.headers or ()).get("ce_type", "")
-            self.metrics.skipped.labels(topic=topic, type=event_type[:100]).inc()
-            return
-        envelope, event = decoded
-        handler = self.handlers[topic][event.event_type][1]
+        for retry in await self._apply_each(deliveries, topic, group_id):
+            await self._apply_alone(retry, topic, group_id)
+
+    async def _claim_all(
+        self, session: AsyncSession, deliveries: list[Delivery], topic: str, group_id: str
+    ) -> list[Delivery]:
+        """Claim the batch in the inbox with one statement; the events not seen before, in
+        order (a record published twice counts once)."""
+        claimed = await self.inbox.claim_all(
+            session,
+            consumer=group_id,
+            events=[(d.envelope.id, d.event.event_type) for d in deliveries],
+        )
+        fresh = []
+        for delivery in deliveries:
+            if delivery.envelope.id in claimed:
+                claimed.discard(delivery.envelope.id)
+                fresh.append(delivery)
+        if len(fresh) < len(deliveries):
+            self.metrics.inbox_duplicates.labels(topic=topic).inc(len(deliveries) - len(fresh))
+        return fresh
+
+    async def _handle_runs(
+        self, session: AsyncSession, deliveries: list[Delivery], topic: str
+    ) -> None:
+        """Apply events in order; a run of one type goes to its batch handler, if any."""
+        subscriptions = self.handlers[topic]
+        start = 0
+        while start < len(deliveries):
+            subscription = subscriptions[deliveries[start].event.event_type]
+            end = start + 1
+            while (
+                end < len(deliveries)
+                and deliveries[end].event.event_type == deliveries[start].event.event_type
+            ):
+                end += 1
+            run = deliveries[start:end]
+            if subscription.batch_handler is not None:
+                await subscription.batch_handler(session, [(d.event, d.envelope) for d in run])
+            else:
+                for delivery in run:
+                    bind_correlation_id(delivery.envelope.correlation_id)
+                    await subscription.handler(session, delivery.event, delivery.envelope)
+            start = end
+
+    async def _apply_each(
+        self, deliveries: list[Delivery], topic: str, group_id: str
+    ) -> list["Retry"]:
+        """One transaction, a savepoint per event: the events that fail are set aside, with
+        every later event of the same aggregate (its order must hold), to be retried alone."""
+        set_aside: list[Retry] = []
+        try:
+            async with transaction(self.sessions) as session:
+                blocked: set[bytes | None] = set()
+                for delivery in deliveries:
+                    if delivery.key in blocked:
+                        set_aside.append(Retry(delivery))
+                        continue
+                    try:
+                        async with session.begin_nested():
+                            await self._apply_in(session, delivery, topic, group_id)
+                    except Exception as exc:
+                        if _connection_lost(exc):
+                            raise
+                        self._handler_failed(delivery, topic, attempt=1, error=exc)
+                        set_aside.append(Retry(delivery, 1, exc))
+                        blocked.add(delivery.key)
+        except Exception as exc:
+            if _connection_lost(exc):
+                await self._wait_for_database(topic, exc)
+            log.warning("event_batch_failed_one_by_one", topic=topic, error_type=type(exc).__name__)
+            return [Retry(delivery) for delivery in deliveries]
+        return set_aside
+
+    async def _apply_in(
+        self, session: AsyncSession, delivery: Delivery, topic: str, group_id: str
+    ) -> None:
+        envelope, event = delivery.envelope, delivery.event
         bind_correlation_id(envelope.correlation_id)
-        for attempt in range(1, self.max_attempts + 1):
+        claimed = await self.inbox.claim(
+            session, event_id=envelope.id, consumer=group_id, event_type=event.event_type
+        )
+        if not claimed:
+            self.metrics.inbox_duplicates.labels(topic=topic).inc()
+            log.info("event_duplicate_skipped", topic=topic, event_id=envelope.id)
+            return
+        await self.handlers[topic][event.event_type].handler(session, event, envelope)
+
+    async def _apply_alone(self, retry: "Retry", topic: str, group_id: str) -> None:
+        """One event in its own transaction, retried with back-off, then dead-lettered."""
+        attempt, error = retry.attempts, retry.error
+        while attempt < self.max_attempts or error is None:
+            if error is not None:
+                await asyncio.sleep(self.backoff * attempt)
+            attempt += 1
             try:
                 async with transaction(self.sessions) as session:
-                    claimed = await self.inbox.claim(
-                        session,
-                        event_id=envelope.id,
-                        consumer=group_id,
-                        event_type=event.event_type,
-                    )
-                    if not claimed:
-                        self.metrics.inbox_duplicates.labels(topic=topic).inc()
-                        log.info("event_duplicate_skipped", topic=topic, event_id=envelope.id)
-                        return
-                    await handler(session, event, envelope)
-                log.info("event_handled", topic=topic, type=event.event_type, event_id=envelope.id)
+                    await self._apply_in(session, retry.delivery, topic, group_id)
                 return
             except Exception as exc:
-                self.metrics.handler_failures.labels(topic=topic).inc()
-                log.warning(
-                    "event_handler_failed",
-                    topic=topic,
-                    type=event.event_type,
-                    event_id=envelope.id,
-                    attempt=attempt,
-                    error_type=type(exc).__name__,
-                )
-                if attempt == self.max_attempts:
-                    await self._dead_letter(message, topic, group_id, exc, attempts=attempt)
-                    return
-                await asyncio.sleep(self.backoff * attempt)
+                if _connection_lost(exc):
+                    await self._wait_for_database(topic, exc)
+                self._handler_failed(retry.delivery, topic, attempt, exc)
+                error = exc
+        await self._dead_letter(retry.delivery.record, topic, group_id, error, attempt)
+
+    def _handler_failed(
+        self, delivery: Delivery, topic: str, attempt: int, error: Exception
+    ) -> None:
+        self.metrics.handler_failures.labels(topic=topic).inc()
+        log.warning(
+            "event_handler_failed",
+            topic=topic,
+            type=delivery.event.event_type,
+            event_id=delivery.envelope.id,
+            attempt=attempt,
+            error_type=type(error).__name__,
+        )
+
+    async def _wait_for_database(self, topic: str, error: Exception) -> None:
+        """The database is unreachable: not the events' fault, so none is dead-lettered. The
+        batch is handed back uncommitted and read again once the back-off has passed."""
+        log.error("event_batch_database_unreachable", topic=topic, error_type=type(error).__name__)
+        await asyncio.sleep(max(self.backoff, 1.0))
+        raise NackMessage() from error
 
     async def _dead_letter(
         self,
-        message: KafkaMessage,
+        record: Any,
         topic: str,
         group_id: str,
-        error: Exception,
+        error: Exception | None,
         attempts: int,
     ) -> None:
-        record: Any = message.raw_message
+        error = error or RuntimeError("failed every attempt")
         headers = {
             key: value
             for key, value in headers_to_dict(record.headers or ()).items()

@@ -4,6 +4,7 @@ change, so a redelivered event changes nothing."""
 from datetime import UTC, datetime
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import execute, shared_table
@@ -50,3 +51,30 @@ class Inbox:
             ),
         )
         return True
+
+    async def claim_all(
+        self, session: AsyncSession, *, consumer: str, events: list[tuple[str, str]]
+    ) -> set[str]:
+        """Record a batch of ``(event_id, event_type)`` as processed by ``consumer`` in one
+        statement; returns the ids not recorded before (a duplicate's claim does nothing).
+
+        On PostgreSQL a replica claiming the same id at once waits for the other's
+        transaction, and finds it claimed if that commits."""
+        if not events:
+            return set()
+        now = datetime.now(UTC)
+        rows = [
+            {"event_id": event_id, "consumer": consumer, "event_type": event_type,
+             "processed_at": now}
+            for event_id, event_type in dict(events).items()
+        ]  # fmt: skip
+        connection = await session.connection()
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(self.table)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["event_id", "consumer"])
+            .returning(self.table.c.event_id)
+        )
+        result = await connection.execute(statement)
+        return {row[0] for row in result}

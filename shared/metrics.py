@@ -48,6 +48,19 @@ class DeliveryMetrics:
             ["topic"],
             registry=registry,
         )
+        self.batch_size = Histogram(
+            "antt_consumer_batch_events",
+            "Events a consumer applied in one transaction and one offset commit",
+            ["topic"],
+            buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000),
+            registry=registry,
+        )
+        self.batch_failures = Counter(
+            "antt_consumer_batch_failures",
+            "Batches whose one transaction failed and were re-applied event by event",
+            ["topic"],
+            registry=registry,
+        )
         self.skipped = Counter(
             "antt_events_skipped",
             "Events of a type this service does not handle, read and passed over",

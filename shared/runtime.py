@@ -187,7 +187,7 @@ class ServiceRuntime:
             __version__,
             publishes=self.publishes,
             consumes={
-                topic: [event for event, _ in handled.values()]
+                topic: [subscription.contract for subscription in handled.values()]
                 for topic, handled in self.consumer.handlers.items()
             },
             consumer_group=self.consumer.group_for,

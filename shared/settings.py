@@ -39,7 +39,9 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
-    outbox_batch_size: int = Field(default=100, ge=1)
+    # The relay sends up to this many rows before awaiting their acknowledgements, then
+    # marks them sent in one UPDATE (an IN list of this many ids).
+    outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     # Published outbox rows are kept this long (for audits of what left), then purged;
     # Kafka's topics keep the events themselves for ever.
     outbox_keep_days: float = Field(default=7.0, ge=0)
@@ -47,6 +49,10 @@ class ServiceSettings(BaseSettings):
     # A message whose handler fails this many times in a row goes to <topic>.dlq.
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
+    # A consumer applies up to this many records in one transaction and one offset commit;
+    # with nothing buffered it waits this long for the first record.
+    consumer_batch_max: int = Field(default=500, ge=1, le=5000)
+    consumer_batch_wait_ms: int = Field(default=100, ge=1, le=60_000)
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file under var/ named after the service."""

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from aiokafka.structs import ConsumerRecord
 from asgi_lifespan import LifespanManager
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
@@ -72,6 +73,45 @@ async def publish_event(
         ),
     )
     return event_id
+
+
+def event_record(
+    event: IntegrationEvent, event_id: str | None = None, offset: int = 0
+) -> ConsumerRecord[bytes, bytes]:
+    """``event`` as the Kafka record a service's relay would have published."""
+    value = event.model_dump_json().encode()
+    key = event.subject.encode()
+    headers = build_headers(
+        event_id=event_id or str(uuid.uuid4()),
+        source="/antt/test",
+        event_type=event.event_type,
+        subject=event.subject,
+        time=datetime.now(UTC),
+    )
+    return ConsumerRecord(
+        topic=event.topic,
+        partition=0,
+        offset=offset,
+        timestamp=int(datetime.now(UTC).timestamp() * 1000),
+        timestamp_type=0,
+        key=key,
+        value=value,
+        checksum=None,
+        serialized_key_size=len(key),
+        serialized_value_size=len(value),
+        headers=[(name, text.encode()) for name, text in headers.items()],
+    )
+
+
+async def deliver_batch(broker: KafkaBroker, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+    """Hand ``records`` (all of one topic) to that topic's subscriber as one batch, as one
+    poll of a real consumer would; the in-memory broker only delivers one at a time."""
+    topic = records[0].topic
+    for subscriber in broker.subscribers:
+        if topic in getattr(subscriber, "topic_names", ()):
+            await subscriber.process_message(tuple(records))
+            return
+    raise LookupError(f"no subscriber of {topic}")
 
 
 async def eventually(

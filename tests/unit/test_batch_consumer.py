@@ -1,0 +1,184 @@
+"""Batched consumption: one inbox statement, one transaction and one offset commit for a
+batch; a failing event re-applied on its own so only it is retried and dead-lettered."""
+
+import uuid
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaAckableMessage
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
+
+from services.awards.app import Settings, create_app
+from services.awards.models import TeamContribution
+from services.awards.service import AwardsService
+from shared.db import execute
+from shared.events import IncidentStatus, IncidentStatusChanged
+from tests.support import deliver_batch, event_record, running_app, unit_settings
+from tests.unit.test_delivery import status_changed
+
+
+async def dead_letters(broker: KafkaBroker, topic: str) -> list[dict[str, str]]:
+    received: list[dict[str, str]] = []
+
+    async def raw(_: KafkaMessage) -> None:
+        return None
+
+    @broker.subscriber(topic, group_id="test-dlq-reader", decoder=raw)
+    async def collect(message: KafkaMessage) -> None:
+        received.append(message.headers)
+
+    return received
+
+
+class Statements:
+    """The SQL statements the engine runs while counting, and the commits of transactions
+    that wrote to the inbox (the relay and gauges run their own beside them)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.sql: list[str] = []
+        self.commits = 0
+        self.counting = False
+        self._claiming: set[int] = set()
+        event.listen(engine.sync_engine, "before_cursor_execute", self._statement)
+        event.listen(engine.sync_engine, "commit", self._commit)
+
+    def _statement(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if self.counting:
+            self.sql.append(statement)
+            if _is_inbox_insert(statement):
+                self._claiming.add(id(conn))
+
+    def _commit(self, conn: Any) -> None:
+        if self.counting and id(conn) in self._claiming:
+            self._claiming.discard(id(conn))
+            self.commits += 1
+
+    def inbox_inserts(self) -> int:
+        return sum(1 for sql in self.sql if _is_inbox_insert(sql))
+
+
+def _is_inbox_insert(statement: str) -> bool:
+    return statement.lstrip().upper().startswith("INSERT INTO INBOX")
+
+
+async def inbox_ids(runtime: Any) -> set[str]:
+    async with runtime.sessions() as session:
+        rows = await execute(session, select(runtime.inbox.table.c.event_id))
+        return {row[0] for row in rows}
+
+
+async def resolved(runtime: Any, team: uuid.UUID) -> int:
+    async with runtime.sessions() as session:
+        contribution = await session.get(TeamContribution, team)
+        return contribution.resolved_incidents if contribution else 0
+
+
+async def test_a_batch_is_claimed_in_one_statement_and_committed_once(database_url):
+    app = create_app(unit_settings(Settings, database_url))
+    async with running_app(app) as (client, runtime):
+        team = uuid.uuid4()
+        records = [event_record(status_changed([team]), offset=n) for n in range(40)]
+        statements = Statements(runtime.engine)
+        statements.counting = True
+        await deliver_batch(runtime.broker, records)
+        statements.counting = False
+        assert statements.inbox_inserts() == 1
+        assert statements.commits == 1
+        assert await resolved(runtime, team) == 40
+        assert len(await inbox_ids(runtime)) == 40
+        metrics = (await client.get("/metrics")).text
+        assert 'antt_consumer_batch_events_count{topic="reporting.incident"} 1.0' in metrics
+        assert 'antt_consumer_batch_events_sum{topic="reporting.incident"} 40.0' in metrics
+
+
+async def test_a_record_twice_in_a_batch_and_a_batch_read_again_count_once(database_url):
+    app = create_app(unit_settings(Settings, database_url))
+    async with running_app(app) as (client, runtime):
+        team = uuid.uuid4()
+        records = [event_record(status_changed([team]), offset=n) for n in range(5)]
+        # the relay re-published the third record after a crash: same ce_id, later offset
+        twice = records + [records[2]]
+        await deliver_batch(runtime.broker, twice)
+        await deliver_batch(runtime.broker, twice)  # offsets not committed: read again
+        assert await resolved(runtime, team) == 5
+        assert len(await inbox_ids(runtime)) == 5
+        metrics = (await client.get("/metrics")).text
+        assert 'antt_inbox_duplicates_skipped_total{topic="reporting.incident"} 7.0' in metrics
+
+
+async def test_a_failing_event_is_retried_alone_and_dead_lettered_the_rest_take_effect(
+    database_url, monkeypatch
+):
+    app = create_app(unit_settings(Settings, database_url, consumer_max_attempts=3))
+    runtime = app.state.runtime
+    received = await dead_letters(runtime.broker, "reporting.incident.dlq")
+    team = uuid.uuid4()
+    first, poison, third = (status_changed([team]) for _ in range(3))
+    # a later change of the poison event's incident: same key, must not overtake it
+    after_poison = poison.model_copy(
+        update={"aggregate_version": 4, "to_status": IncidentStatus.MEDIATED}
+    )
+    calls: list[tuple[uuid.UUID, int]] = []
+    original = AwardsService.credit_resolution
+
+    async def poisoned(self: AwardsService, session: Any, ev: IncidentStatusChanged, *a: Any):
+        calls.append((ev.incident_id, ev.aggregate_version))
+        if ev.incident_id == poison.incident_id and ev.aggregate_version == 3:
+            raise RuntimeError("cannot apply this one")
+        await original(self, session, ev, *a)
+
+    monkeypatch.setattr(AwardsService, "credit_resolution", poisoned)
+    async with running_app(app) as (client, runtime):
+        records = [
+            event_record(ev, offset=n)
+            for n, ev in enumerate([first, poison, third, after_poison])
+        ]
+        await deliver_batch(runtime.broker, records)
+        ids = [dict(record.headers)["ce_id"].decode() for record in records]
+        assert await inbox_ids(runtime) == {ids[0], ids[2], ids[3]}
+        assert await resolved(runtime, team) == 2  # first and third
+        assert len(received) == 1
+        assert received[0]["ce_id"] == ids[1]
+        assert received[0]["dlq_attempts"] == "3"
+        assert received[0]["dlq_error"] == "cannot apply this one"
+        poison_key = (poison.incident_id, 3)
+        # once in the whole batch, then three attempts of its own
+        assert calls.count(poison_key) == 4
+        # its aggregate's next event waits until it is dead-lettered
+        last_poison_call = len(calls) - 1 - calls[::-1].index(poison_key)
+        assert calls.index((poison.incident_id, 4)) > last_poison_call
+        metrics = (await client.get("/metrics")).text
+        assert 'antt_consumer_batch_failures_total{topic="reporting.incident"} 1.0' in metrics
+
+
+async def test_a_lost_database_dead_letters_nothing_and_leaves_the_batch_uncommitted(
+    database_url, monkeypatch
+):
+    app = create_app(unit_settings(Settings, database_url))
+    runtime = app.state.runtime
+    received = await dead_letters(runtime.broker, "reporting.incident.dlq")
+
+    async def unreachable(*_: Any) -> None:
+        raise OperationalError(
+            "SELECT 1", {}, ConnectionError("server closed"), connection_invalidated=True
+        )
+
+    monkeypatch.setattr(AwardsService, "credit_resolution", unreachable)
+    settled: list[str] = []
+
+    async def nack(self: KafkaAckableMessage) -> None:
+        settled.append("nack")  # a real consumer seeks back: the batch is read again
+
+    async def ack(self: KafkaAckableMessage) -> None:
+        settled.append("ack")
+
+    monkeypatch.setattr(KafkaAckableMessage, "nack", nack)
+    monkeypatch.setattr(KafkaAckableMessage, "ack", ack)
+    async with running_app(app) as (_, runtime):
+        records = [event_record(status_changed([uuid.uuid4()]), offset=n) for n in range(2)]
+        await deliver_batch(runtime.broker, records)
+        assert settled == ["nack"]
+        assert received == []
+        assert await inbox_ids(runtime) == set()
