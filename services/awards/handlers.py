@@ -64,6 +64,12 @@ def register_handlers(consumer: EventConsumer, service: AwardsService) -> None:
         """incident_status_changed: a solved incident scores for its teams and area."""
         await service.credit_resolution(session, event, envelope.id)
 
+    async def credit_resolutions(
+        session: AsyncSession, events: list[tuple[IncidentStatusChanged, Envelope]]
+    ) -> None:
+        """A run of incident_status_changed, applied in a handful of statements."""
+        await service.credit_resolutions(session, [(event, env.id) for event, env in events])
+
     async def drop_duplicate(session: AsyncSession, event: IncidentLinked, _: Envelope) -> None:
         """incident_linked: a duplicate incident no longer counts anywhere."""
         await service.drop_duplicate(session, event)
@@ -83,6 +89,6 @@ def register_handlers(consumer: EventConsumer, service: AwardsService) -> None:
     consumer.subscribe(MemberJoined, remember_member)
     consumer.subscribe(MemberLeft, forget_member)
     consumer.subscribe(IncidentReported, track_incident)
-    consumer.subscribe(IncidentStatusChanged, credit_resolution)
+    consumer.subscribe(IncidentStatusChanged, credit_resolution, batch_handler=credit_resolutions)
     consumer.subscribe(IncidentLinked, drop_duplicate)
     consumer.subscribe(ActivityLogged, score_activity)

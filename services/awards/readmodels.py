@@ -5,6 +5,7 @@ held changes nothing, and an event naming an aggregate not seen yet holds a plac
 that the aggregate's own event fills in, so redeliveries and any order are harmless."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
@@ -208,37 +209,43 @@ class ReadModels:
             tracked.credited_team_ids = [str(team) for team in event.credited_team_ids]
         session.add(tracked)
 
-    async def incident_status_changed(
-        self, session: AsyncSession, event: IncidentStatusChanged
-    ) -> tuple[TrackedIncident, bool]:
-        """The incident as now known, and whether this event made it newly resolved for
-        the contributions count (a duplicate never counts)."""
-        tracked = await session.get(TrackedIncident, event.incident_id)
-        if tracked is None:
-            tracked = TrackedIncident(
-                id=event.incident_id,
-                area_id=event.area_id,
-                category=event.category,
-                status=event.to_status,
-                version=event.aggregate_version,
-            )
-        elif tracked.version < event.aggregate_version:
-            tracked.status = event.to_status
-            tracked.version = event.aggregate_version
-            tracked.area_id = event.area_id
-            tracked.category = event.category
-        if event.occurred_at is not None:
-            tracked.occurred_at = event.occurred_at
-        if event.source is not None:
-            tracked.source = event.source.value
-        tracked.category_group = event.category_group or tracked.category_group
-        if event.credited_team_ids and tracked.version <= event.aggregate_version:
-            tracked.credited_team_ids = [str(team) for team in event.credited_team_ids]
-        session.add(tracked)
-        counts = event.to_status is IncidentStatus.RESOLVED and tracked.duplicate_of is None
-        if counts:
-            await self._add_resolutions(session, event.credited_team_ids, +1)
-        return tracked, counts
+    async def incidents_status_changed(
+        self, session: AsyncSession, events: list[IncidentStatusChanged]
+    ) -> list["IncidentState"]:
+        """Apply each event in turn to the incidents (a newer version wins) and to the
+        teams' counts of resolved incidents (a duplicate never counts), reading the incidents
+        and counts involved once; returns each incident as its event left it."""
+        ids = sorted({event.incident_id for event in events})
+        known = {
+            incident.id: incident
+            for incident in (
+                await session.exec(select(TrackedIncident).where(col(TrackedIncident.id).in_(ids)))
+            ).all()
+        }
+        teams = sorted({team for event in events for team in event.credited_team_ids})
+        contributions = {
+            contribution.team_id: contribution
+            for contribution in (
+                await session.exec(
+                    select(TeamContribution).where(col(TeamContribution.team_id).in_(teams))
+                )
+            ).all()
+        }
+        applied: list[IncidentState] = []
+        for event in events:
+            tracked = _status_changed(known.get(event.incident_id), event)
+            known[event.incident_id] = tracked
+            session.add(tracked)
+            counts = event.to_status is IncidentStatus.RESOLVED and tracked.duplicate_of is None
+            if counts:
+                for team_id in event.credited_team_ids:
+                    contribution = contributions.setdefault(
+                        team_id, TeamContribution(team_id=team_id)
+                    )
+                    contribution.resolved_incidents += 1
+                    session.add(contribution)
+            applied.append(IncidentState.of(tracked))
+        return applied
 
     async def incident_linked(self, session: AsyncSession, event: IncidentLinked) -> bool:
         """Mark the duplicate; True if this link is new (its counts must be taken back)."""
@@ -279,3 +286,54 @@ class ReadModels:
         return await apply_if_newer(
             session, TrackedActivity, event.activity_id, event.aggregate_version, values
         )
+
+
+@dataclass(frozen=True)
+class IncidentState:
+    """An incident as one event left it (the read model's row changes with later events)."""
+
+    id: UUID
+    area_id: UUID
+    source: str | None
+    category_group: str | None
+    duplicate_of: UUID | None
+    credited_team_ids: tuple[UUID, ...]
+
+    @classmethod
+    def of(cls, incident: TrackedIncident) -> "IncidentState":
+        return cls(
+            incident.id,
+            incident.area_id,
+            incident.source,
+            incident.category_group,
+            incident.duplicate_of,
+            tuple(UUID(team) for team in incident.credited_team_ids),
+        )
+
+
+def _status_changed(
+    tracked: TrackedIncident | None, event: IncidentStatusChanged
+) -> TrackedIncident:
+    """The incident after ``event``: a newer version wins; facts only some events carry
+    (when, how it came in, its group, the teams credited) are kept once known."""
+    if tracked is None:
+        tracked = TrackedIncident(
+            id=event.incident_id,
+            area_id=event.area_id,
+            category=event.category,
+            status=event.to_status,
+            version=event.aggregate_version,
+        )
+    elif tracked.version < event.aggregate_version:
+        tracked.status = event.to_status
+        tracked.version = event.aggregate_version
+        tracked.area_id = event.area_id
+        tracked.category = event.category
+    if event.occurred_at is not None:
+        tracked.occurred_at = event.occurred_at
+    if event.source is not None:
+        tracked.source = event.source.value
+    tracked.category_group = event.category_group or tracked.category_group
+    if event.credited_team_ids and tracked.version <= event.aggregate_version:
+        tracked.credited_team_ids = [str(team) for team in event.credited_team_ids]
+    return tracked

@@ -46,7 +46,7 @@ from services.awards.models import (
 )
 from services.awards.periods import Period, today
 from services.awards.readmodels import ReadModels
-from services.awards.scoring import Scoring
+from services.awards.scoring import Scoring, SolvedIncident
 from shared.audit import AuditTrail
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
@@ -170,11 +170,22 @@ class AwardsService:
         self, session: AsyncSession, event: IncidentStatusChanged, event_id: str
     ) -> None:
         """A resolution counts for every credited team; a solved incident scores points."""
-        incident, _ = await self.read_models.incident_status_changed(session, event)
-        if event.to_status in SOLVED:
-            await self.scoring.incident_solved(
-                session, incident, event.to_status, event.changed_at, event_id
-            )
+        await self.credit_resolutions(session, [(event, event_id)])
+
+    async def credit_resolutions(
+        self, session: AsyncSession, events: list[tuple[IncidentStatusChanged, str]]
+    ) -> None:
+        """``credit_resolution`` for each of a run of events, in a handful of statements."""
+        applied = await self.read_models.incidents_status_changed(
+            session, [event for event, _ in events]
+        )
+        solved = [
+            SolvedIncident.of(incident, event.to_status, event.changed_at, event_id)
+            for (event, event_id), incident in zip(events, applied, strict=True)
+            if event.to_status in SOLVED
+        ]
+        if solved:
+            await self.scoring.incidents_solved(session, solved)
 
     async def drop_duplicate(self, session: AsyncSession, event: IncidentLinked) -> None:
         if await self.read_models.incident_linked(session, event):

@@ -1,9 +1,12 @@
 """Batched consumption: one inbox statement, one transaction and one offset commit for a
 batch; a failing event re-applied on its own so only it is retried and dead-lettered."""
 
+import random
 import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.message import KafkaAckableMessage
@@ -14,8 +17,15 @@ from services.awards.app import Settings, create_app
 from services.awards.models import TeamContribution
 from services.awards.service import AwardsService
 from shared.db import execute
-from shared.events import IncidentStatus, IncidentStatusChanged
-from tests.support import deliver_batch, event_record, running_app, unit_settings
+from shared.events import (
+    IncidentSource,
+    IncidentStatus,
+    IncidentStatusChanged,
+    MemberJoined,
+    TeamRegistered,
+    TeamRole,
+)
+from tests.support import deliver_batch, event_record, publish_event, running_app, unit_settings
 from tests.unit.test_delivery import status_changed
 
 
@@ -121,19 +131,21 @@ async def test_a_failing_event_is_retried_alone_and_dead_lettered_the_rest_take_
         update={"aggregate_version": 4, "to_status": IncidentStatus.MEDIATED}
     )
     calls: list[tuple[uuid.UUID, int]] = []
-    original = AwardsService.credit_resolution
+    original = AwardsService.credit_resolutions
 
-    async def poisoned(self: AwardsService, session: Any, ev: IncidentStatusChanged, *a: Any):
-        calls.append((ev.incident_id, ev.aggregate_version))
-        if ev.incident_id == poison.incident_id and ev.aggregate_version == 3:
-            raise RuntimeError("cannot apply this one")
-        await original(self, session, ev, *a)
+    async def poisoned(
+        self: AwardsService, session: Any, events: list[tuple[IncidentStatusChanged, str]]
+    ) -> None:
+        for ev, _ in events:
+            calls.append((ev.incident_id, ev.aggregate_version))
+            if ev.incident_id == poison.incident_id and ev.aggregate_version == 3:
+                raise RuntimeError("cannot apply this one")
+        await original(self, session, events)
 
-    monkeypatch.setattr(AwardsService, "credit_resolution", poisoned)
+    monkeypatch.setattr(AwardsService, "credit_resolutions", poisoned)
     async with running_app(app) as (client, runtime):
         records = [
-            event_record(ev, offset=n)
-            for n, ev in enumerate([first, poison, third, after_poison])
+            event_record(ev, offset=n) for n, ev in enumerate([first, poison, third, after_poison])
         ]
         await deliver_batch(runtime.broker, records)
         ids = [dict(record.headers)["ce_id"].decode() for record in records]
@@ -165,7 +177,7 @@ async def test_a_lost_database_dead_letters_nothing_and_leaves_the_batch_uncommi
             "SELECT 1", {}, ConnectionError("server closed"), connection_invalidated=True
         )
 
-    monkeypatch.setattr(AwardsService, "credit_resolution", unreachable)
+    monkeypatch.setattr(AwardsService, "credit_resolutions", unreachable)
     settled: list[str] = []
 
     async def nack(self: KafkaAckableMessage) -> None:
@@ -182,3 +194,100 @@ async def test_a_lost_database_dead_letters_nothing_and_leaves_the_batch_uncommi
         assert settled == ["nack"]
         assert received == []
         assert await inbox_ids(runtime) == set()
+
+
+def incident_history(seed: int, teams: list[uuid.UUID], area: uuid.UUID) -> list[Any]:
+    """Status changes of a few incidents, some out of order or stale, some solved twice,
+    spread over two years, crediting varying teams: what one batch may hold."""
+    rng = random.Random(seed)
+    incidents = [uuid.uuid4() for _ in range(6)]
+    versions = dict.fromkeys(incidents, 1)
+    events = []
+    for _ in range(60):
+        incident = rng.choice(incidents)
+        versions[incident] += 1
+        stale = rng.random() < 0.15
+        events.append(
+            IncidentStatusChanged(
+                incident_id=incident,
+                area_id=area,
+                category=rng.choice(["theft", "fight"]),
+                category_group=rng.choice(["crime", "order", None]),
+                source=rng.choice(list(IncidentSource)),
+                from_status=IncidentStatus.VERIFIED,
+                to_status=rng.choice(
+                    [
+                        IncidentStatus.RESOLVED,
+                        IncidentStatus.MEDIATED,
+                        IncidentStatus.REFERRED,
+                        IncidentStatus.VERIFIED,
+                        IncidentStatus.RESOLVED,
+                    ]
+                ),  # fmt: skip
+                changed_at=datetime(2025, 1, 1, tzinfo=UTC)
+                + timedelta(days=rng.randrange(730), hours=rng.randrange(24)),
+                credited_team_ids=rng.sample(teams, rng.randrange(len(teams) + 1)),
+                aggregate_version=max(1, versions[incident] - (2 if stale else 0)),
+            )
+        )
+    return events
+
+
+async def awards_tables(runtime: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """What scoring and the read models hold, without surrogate ids and clock times."""
+    drop = {"id", "created_at", "processed_at"}
+    kept = ("trackedincident", "teamcontribution", "scoreentry", "membercredit", "suggestion")
+    found = {}
+    async with runtime.sessions() as session:
+        for name in kept:
+            table = runtime.metadata.tables[name]
+            columns = [column for column in table.columns if column.name not in drop]
+            rows = (await execute(session, select(*columns))).all()
+            found[name] = sorted(tuple(map(str, row)) for row in rows)
+    return found
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_batch_scores_exactly_as_its_events_one_at_a_time(database_url, seed):
+    area = uuid.uuid4()
+    teams = [uuid.uuid4() for _ in range(3)]
+    roster = [
+        MemberJoined(
+            team_id=team, area_id=area, person_id=uuid.uuid4(), full_name=f"Người {n}",
+            role=TeamRole.MEMBER, joined_on=date(2025, 1, 1) + timedelta(days=200 * n),
+            aggregate_version=2 + n,
+        )
+        for n, team in enumerate(teams + teams)
+    ]  # fmt: skip
+    history = incident_history(seed, teams, area)
+    records = [event_record(event, offset=n) for n, event in enumerate(history)]
+    outcomes = []
+    for batched in (True, False):
+        app = create_app(unit_settings(Settings, database_url))
+        async with running_app(app) as (_, runtime):
+            for n, team in enumerate(teams):
+                await publish_event(
+                    runtime.broker,
+                    TeamRegistered(
+                        team_id=team, area_id=area, name=f"Tổ {n}", kind="security_order",
+                        aggregate_version=1,
+                    ),
+                )  # fmt: skip
+            for joined in roster:
+                await publish_event(runtime.broker, joined)
+            if batched:
+                await deliver_batch(runtime.broker, records)
+            else:
+                for record in records:
+                    await deliver_batch(runtime.broker, [record])
+            outcomes.append(await awards_tables(runtime))
+            async with runtime.engine.begin() as connection:  # the next run starts afresh
+                for table in reversed(runtime.metadata.sorted_tables):
+                    if table.name != "alembic_version":
+                        await connection.execute(table.delete())
+    batch, alone = outcomes
+    assert batch["scoreentry"], "the history scores something"
+    assert batch["suggestion"], "the history crosses a suggestion threshold"
+    for name in batch:
+        assert set(batch[name]) ^ set(alone[name]) == set(), name
+    assert batch == alone

@@ -1,13 +1,19 @@
 """The shared delivery machinery: CloudEvents headers, outbox relay, dead letters."""
 
+import asyncio
+import contextlib
+import sqlite3
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from asgi_lifespan import LifespanManager
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import generate_latest
-from sqlalchemy import select, update
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import event, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.awards.app import Settings, create_app
 from shared.cloudevents import (
@@ -16,9 +22,12 @@ from shared.cloudevents import (
     headers_to_dict,
     parse_headers,
 )
-from shared.db import execute
+from shared.db import create_engine, create_session_factory, execute
 from shared.events import AwardGranted, IncidentStatus, IncidentStatusChanged, RecipientKind
-from tests.support import publish_event, running_app, unit_settings
+from shared.metrics import DeliveryMetrics
+from shared.outbox import OutboxRelay, RelayResult, wake_on_commit
+from shared.runtime import ServiceRuntime
+from tests.support import eventually, publish_event, running_app, unit_settings
 
 
 def test_headers_round_trip():
@@ -173,7 +182,7 @@ async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(database
         service = runtime.consumer  # handlers close over the service; patch the method used
         from services.awards.service import AwardsService
 
-        monkeypatch.setattr(AwardsService, "credit_resolution", broken)
+        monkeypatch.setattr(AwardsService, "credit_resolutions", broken)
         team = uuid.uuid4()
         await publish_event(runtime.broker, status_changed([team]))
         assert calls == 3
@@ -189,48 +198,44 @@ async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(database
 
 async def test_relay_keeps_rows_when_publishing_fails_and_sends_them_later(database_url):
     app = create_app(unit_settings(Settings, database_url, outbox_poll_seconds=60))
-    runtime = app.state.runtime
-    async with TestKafkaBroker(runtime.broker):
-        from asgi_lifespan import LifespanManager
+    async with relay_by_hand(app) as runtime:
+        async with runtime.sessions() as session:
+            for n in range(3):
+                await runtime.outbox.add(session, award(n))
+            await session.commit()
+        original = runtime.broker.publish
+        attempts = 0
 
-        async with LifespanManager(app):
-            async with runtime.sessions() as session:
-                for n in range(3):
-                    await runtime.outbox.add(session, award(n))
-                await session.commit()
-            original = runtime.broker.publish
-            attempts = 0
+        async def failing(*args, **kwargs):
+            nonlocal attempts
+            attempts += 1
+            raise ConnectionError("broker unreachable")
 
-            async def failing(*args, **kwargs):
-                nonlocal attempts
-                attempts += 1
-                raise ConnectionError("broker unreachable")
-
-            runtime.broker.publish = failing  # type: ignore[method-assign]
-            result = await runtime.relay.publish_pending()
-            assert (result.published, result.failed, attempts) == (0, True, 1)
-            runtime.broker.publish = original  # type: ignore[method-assign]
-            result = await runtime.relay.publish_pending()
-            assert (result.published, result.failed) == (3, False)
-            async with runtime.sessions() as session:
-                rows = (
-                    (
-                        await execute(
-                            session,
-                            select(runtime.outbox.table).order_by(runtime.outbox.table.c.id),
-                        )
+        runtime.broker.publish = failing  # type: ignore[method-assign]
+        result = await runtime.relay.publish_pending()
+        assert (result.published, result.failed, attempts) == (0, True, 1)
+        runtime.broker.publish = original  # type: ignore[method-assign]
+        result = await runtime.relay.publish_pending()
+        assert (result.published, result.failed) == (3, False)
+        async with runtime.sessions() as session:
+            rows = (
+                (
+                    await execute(
+                        session,
+                        select(runtime.outbox.table).order_by(runtime.outbox.table.c.id),
                     )
-                    .mappings()
-                    .all()
                 )
-            assert [row["attempts"] for row in rows] == [2, 1, 1]
-            assert rows[0]["last_error"] == "broker unreachable"
-            assert all(row["published_at"] for row in rows)
+                .mappings()
+                .all()
+            )
+        assert [row["attempts"] for row in rows] == [2, 1, 1]
+        assert rows[0]["last_error"] == "broker unreachable"
+        assert all(row["published_at"] for row in rows)
 
 
-def award(n: int) -> AwardGranted:
+def award(n: int, award_id: uuid.UUID | None = None, version: int = 1) -> AwardGranted:
     return AwardGranted(
-        award_id=uuid.uuid4(),
+        award_id=award_id or uuid.uuid4(),
         nomination_id=uuid.uuid4(),
         recipient_kind=RecipientKind.INDIVIDUAL,
         recipient_id=uuid.uuid4(),
@@ -240,7 +245,7 @@ def award(n: int) -> AwardGranted:
         reason="r",
         decision_number=f"{n}/QĐ",
         granted_on=datetime.now(UTC),
-        aggregate_version=1,
+        aggregate_version=version,
     )
 
 
@@ -260,27 +265,269 @@ async def test_purge_deletes_only_rows_published_longer_ago_than_kept(database_u
     app = create_app(settings)
     runtime = app.state.runtime
     table = runtime.outbox.table
-    async with TestKafkaBroker(runtime.broker):
-        from asgi_lifespan import LifespanManager
-
-        async with LifespanManager(app):
-            async with runtime.sessions() as session:
-                for n in range(3):
-                    await runtime.outbox.add(session, award(n))
-                await session.commit()
-            assert (await runtime.relay.publish_pending()).published == 3
-            async with runtime.sessions() as session:
-                await runtime.outbox.add(session, award(9))  # still pending: never purged
-                old = datetime(2020, 1, 1, tzinfo=UTC)
-                await execute(
-                    session, update(table).where(table.c.id == 1).values(published_at=old)
-                )
-                await session.commit()
-            assert await runtime.relay.purge(keep_days=7) == 1
-            assert await runtime.relay.purge(keep_days=7) == 0
-            async with runtime.sessions() as session:
-                rows = (await execute(session, select(table.c.id, table.c.published_at))).all()
-            metrics = generate_latest(runtime.registry).decode()
+    async with relay_by_hand(app):
+        async with runtime.sessions() as session:
+            for n in range(3):
+                await runtime.outbox.add(session, award(n))
+            await session.commit()
+        assert (await runtime.relay.publish_pending()).published == 3
+        async with runtime.sessions() as session:
+            await runtime.outbox.add(session, award(9))  # still pending: never purged
+            old = datetime(2020, 1, 1, tzinfo=UTC)
+            await execute(session, update(table).where(table.c.id == 1).values(published_at=old))
+            await session.commit()
+        assert await runtime.relay.purge(keep_days=7) == 1
+        assert await runtime.relay.purge(keep_days=7) == 0
+        async with runtime.sessions() as session:
+            rows = (await execute(session, select(table.c.id, table.c.published_at))).all()
+        metrics = generate_latest(runtime.registry).decode()
     assert sorted(row[0] for row in rows) == [2, 3, 4]
     assert [row[0] for row in rows if row[1] is None] == [4]
     assert "antt_outbox_purged_rows_total 1.0" in metrics
+
+
+@contextlib.asynccontextmanager
+async def relay_by_hand(app) -> AsyncIterator[ServiceRuntime]:
+    """The app on the in-memory broker with its relay loop stopped: the test alone calls
+    ``publish_pending`` (a commit that adds outbox rows would wake the loop)."""
+    runtime: ServiceRuntime = app.state.runtime
+    async with TestKafkaBroker(runtime.broker), LifespanManager(app):
+        loop = next(task for task in runtime._tasks if task.get_name() == "outbox-relay")
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+        yield runtime
+
+
+class PipelinedKafka:
+    """``broker.publish(..., no_confirm=True)`` as aiokafka does it: each send returns a
+    future that Kafka settles later. Here nothing is acknowledged before ``batch`` rows were
+    sent (a relay awaiting each acknowledgement before the next send would wait for ever);
+    the sends numbered in ``refuse`` (from 0) then fail, and every send waits for ``gate``."""
+
+    def __init__(
+        self, batch: int, refuse: set[int] | None = None, gate: asyncio.Event | None = None
+    ) -> None:
+        self.batch = batch
+        self.refuse = refuse or set()
+        self.gate = gate
+        self.keys: list[str] = []
+        self.all_sent = asyncio.Event()
+        self._futures: list[asyncio.Future[None]] = []
+
+    async def publish(self, message, *, topic, key, headers, correlation_id, no_confirm=False):
+        assert no_confirm, "the relay must not wait for each acknowledgement"
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.keys.append(key.decode())
+        self._futures.append(future)
+        if len(self._futures) == self.batch:
+            self.all_sent.set()
+            asyncio.get_running_loop().create_task(self._settle())
+        return future
+
+    async def _settle(self) -> None:
+        if self.gate is not None:
+            await self.gate.wait()
+        for number, future in enumerate(self._futures):
+            if number in self.refuse:
+                future.set_exception(ConnectionError("not acknowledged: leader lost"))
+            else:
+                future.set_result(None)
+
+
+@contextlib.contextmanager
+def outbox_updates(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The UPDATE statements sent to the outbox table while inside."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX"):
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def outbox_rows(runtime: ServiceRuntime) -> list:
+    table = runtime.outbox.table
+    async with runtime.sessions() as session:
+        return list((await execute(session, select(table).order_by(table.c.id))).mappings().all())
+
+
+async def add_to_outbox(runtime: ServiceRuntime, *events: AwardGranted) -> None:
+    async with runtime.sessions() as session:
+        for granted in events:
+            await runtime.outbox.add(session, granted)
+        await session.commit()
+
+
+async def test_relay_sends_a_whole_batch_then_marks_it_sent_with_one_update(database_url):
+    app = create_app(unit_settings(Settings, database_url, outbox_poll_seconds=60))
+    async with relay_by_hand(app) as runtime:
+        events = [award(n) for n in range(5)]
+        await add_to_outbox(runtime, *events)
+        kafka = PipelinedKafka(batch=5)
+        runtime.broker.publish = kafka.publish  # type: ignore[method-assign]
+        with outbox_updates(runtime.engine) as updates:
+            result = await asyncio.wait_for(runtime.relay.publish_pending(), timeout=10)
+        rows = await outbox_rows(runtime)
+    assert result == RelayResult(5, failed=False)
+    assert kafka.keys == [granted.subject for granted in events]  # in the order written
+    assert len(updates) == 1
+    assert all(row["published_at"] and row["attempts"] == 1 for row in rows)
+
+
+async def test_relay_marks_the_acknowledged_rows_sent_and_not_the_failed_one(database_url):
+    app = create_app(unit_settings(Settings, database_url, outbox_poll_seconds=60))
+    async with relay_by_hand(app) as runtime:
+        second = uuid.uuid4()
+        # a; b1 (not acknowledged); b2, the same award after it (acknowledged); c
+        events = [award(1), award(2, second), award(3, second, version=2), award(4)]
+        await add_to_outbox(runtime, *events)
+        runtime.broker.publish = PipelinedKafka(batch=4, refuse={1}).publish  # type: ignore[method-assign]
+        with outbox_updates(runtime.engine) as updates:
+            failed = await asyncio.wait_for(runtime.relay.publish_pending(), timeout=10)
+        after_failure = await outbox_rows(runtime)
+        kafka = PipelinedKafka(batch=2)
+        runtime.broker.publish = kafka.publish  # type: ignore[method-assign]
+        retried = await asyncio.wait_for(runtime.relay.publish_pending(), timeout=10)
+        after_retry = await outbox_rows(runtime)
+        metrics = generate_latest(runtime.registry).decode()
+    assert failed == RelayResult(2, failed=True)
+    assert len(updates) == 2  # one marks the acknowledged rows, one records the failure
+    a, b1, b2, c = after_failure
+    assert a["published_at"] and c["published_at"] and (a["attempts"], c["attempts"]) == (1, 1)
+    assert (b1["published_at"], b1["attempts"]) == (None, 1)
+    assert "leader lost" in b1["last_error"]
+    # acknowledged, but behind b1: sent again after it, so the award's last record is its newest
+    assert (b2["published_at"], b2["attempts"], b2["last_error"]) == (None, 0, None)
+    assert retried == RelayResult(2, failed=False)
+    assert kafka.keys == [str(second), str(second)]
+    assert [row["attempts"] for row in after_retry] == [1, 2, 1, 1]
+    assert all(row["published_at"] for row in after_retry)
+    assert "antt_outbox_publish_failures_total 1.0" in metrics
+
+
+@pytest.mark.parametrize("blocked_in", ["send", "acknowledgement"])
+async def test_relay_holds_no_write_lock_while_it_talks_to_kafka(tmp_path, blocked_in):
+    path = tmp_path / "service.db"
+    app = create_app(unit_settings(Settings, f"sqlite+aiosqlite:///{path}", outbox_poll_seconds=60))
+    async with relay_by_hand(app) as runtime:
+        await add_to_outbox(runtime, *(award(n) for n in range(3)))
+        gate = asyncio.Event()
+        kafka = PipelinedKafka(batch=3, gate=gate if blocked_in == "acknowledgement" else None)
+        reached = kafka.all_sent
+        if blocked_in == "send":
+            reached = asyncio.Event()
+
+            async def stuck_on_second_send(message, **kwargs):
+                if len(kafka.keys) == 1:  # Kafka stops answering in the middle of the batch
+                    reached.set()
+                    await gate.wait()
+                return await kafka.publish(message, **kwargs)
+
+            runtime.broker.publish = stuck_on_second_send  # type: ignore[method-assign]
+        else:
+            runtime.broker.publish = kafka.publish  # type: ignore[method-assign]
+        relaying = asyncio.create_task(runtime.relay.publish_pending())
+        await asyncio.wait_for(reached.wait(), timeout=10)
+        assert not relaying.done()
+        # Another writer (an HTTP request) commits at once, while the relay waits on Kafka.
+        writer = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("UPDATE outbox SET last_error = 'written meanwhile' WHERE id = 3")
+            writer.execute("COMMIT")
+        finally:
+            writer.close()
+        gate.set()
+        result = await asyncio.wait_for(relaying, timeout=10)
+        rows = await outbox_rows(runtime)
+    assert result == RelayResult(3, failed=False)
+    assert all(row["published_at"] for row in rows)
+    assert rows[2]["last_error"] == "written meanwhile"
+
+
+async def test_one_replica_relays_at_a_time_on_postgresql(postgres):
+    url = await postgres.create_database()
+    app = create_app(unit_settings(Settings, url, outbox_poll_seconds=60))
+    async with relay_by_hand(app) as runtime:
+        await add_to_outbox(runtime, award(1), award(2))
+        gate = asyncio.Event()
+        kafka = PipelinedKafka(batch=2, gate=gate)
+        runtime.broker.publish = kafka.publish  # type: ignore[method-assign]
+        relaying = asyncio.create_task(runtime.relay.publish_pending())
+        await asyncio.wait_for(kafka.all_sent.wait(), timeout=10)
+        # A second replica of the service: same database, its own engine and producer.
+        engine = create_engine(url)
+        other_kafka = PipelinedKafka(batch=1)
+        other_broker = create_app(unit_settings(Settings, url)).state.runtime.broker
+        other_broker.publish = other_kafka.publish
+        other = OutboxRelay(
+            runtime.outbox,
+            create_session_factory(engine),
+            other_broker,
+            DeliveryMetrics(CollectorRegistry()),
+        )
+        try:
+            skipped = await other.publish_pending()
+            async with engine.connect() as connection:
+                in_transaction = await connection.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND state LIKE 'idle in transaction%'"
+                    )
+                )
+            gate.set()
+            assert await asyncio.wait_for(relaying, timeout=10) == RelayResult(2, failed=False)
+            await add_to_outbox(runtime, award(3))
+            relayed = await asyncio.wait_for(other.publish_pending(), timeout=10)
+        finally:
+            gate.set()
+            await engine.dispose()
+    assert skipped == RelayResult(0, failed=False)
+    assert in_transaction == 0  # nobody holds a transaction open while Kafka answers
+    assert relayed == RelayResult(1, failed=False)  # the lock was given back
+    assert len(other_kafka.keys) == 1
+
+
+async def test_a_commit_that_adds_outbox_rows_wakes_the_relay(database_url):
+    # Polling once a minute: only the wake-up can publish within the test's few seconds.
+    app = create_app(unit_settings(Settings, database_url, outbox_poll_seconds=60))
+    async with running_app(app) as (_, runtime):
+
+        async def nothing_pending() -> bool:
+            async with runtime.sessions() as session:
+                return (await runtime.outbox.pending_count(session))[0] == 0
+
+        for n in range(2):  # the first may meet the relay's first pass; the second cannot
+            await add_to_outbox(runtime, award(n))  # a plain session: no HTTP request
+            await eventually(nothing_pending, within=5)
+            await asyncio.sleep(0.1)
+
+
+async def test_only_a_committed_transaction_that_added_outbox_rows_wakes(database_url):
+    app = create_app(unit_settings(Settings, database_url, outbox_poll_seconds=60))
+    async with running_app(app) as (_, runtime):
+        wakes: list[int] = []
+        wake_on_commit(runtime.sessions, lambda: wakes.append(1))
+        other_factory = create_session_factory(runtime.engine)  # no listener on it
+        async with runtime.sessions() as session:
+            await runtime.outbox.add(session, award(1))
+            await session.rollback()
+            await execute(session, text("SELECT 1"))
+            await session.commit()  # the rolled-back row is forgotten
+            assert wakes == []
+            await runtime.outbox.add(session, award(2))
+            await session.commit()
+            assert wakes == [1]
+            await execute(session, text("SELECT 1"))
+            await session.commit()
+            assert wakes == [1]
+        async with other_factory() as session:
+            await runtime.outbox.add(session, award(3))
+            await session.commit()
+        assert wakes == [1]
