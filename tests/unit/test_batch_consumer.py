@@ -109,7 +109,7 @@ async def test_a_record_twice_in_a_batch_and_a_batch_read_again_count_once(datab
         team = uuid.uuid4()
         records = [event_record(status_changed([team]), offset=n) for n in range(5)]
         # the relay re-published the third record after a crash: same ce_id, later offset
-        twice = records + [records[2]]
+        twice = [*records, records[2]]
         await deliver_batch(runtime.broker, twice)
         await deliver_batch(runtime.broker, twice)  # offsets not committed: read again
         assert await resolved(runtime, team) == 5
@@ -223,7 +223,7 @@ def incident_history(seed: int, teams: list[uuid.UUID], area: uuid.UUID) -> list
                         IncidentStatus.VERIFIED,
                         IncidentStatus.RESOLVED,
                     ]
-                ),  # fmt: skip
+                ),
                 changed_at=datetime(2025, 1, 1, tzinfo=UTC)
                 + timedelta(days=rng.randrange(730), hours=rng.randrange(24)),
                 credited_team_ids=rng.sample(teams, rng.randrange(len(teams) + 1)),
