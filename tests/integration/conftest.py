@@ -58,7 +58,13 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     broker.stop()
 
 
-def start_service(name: str, kafka: LocalKafka, workdir: Path, database_url: str) -> Service:
+def start_service(
+    name: str,
+    kafka: LocalKafka,
+    workdir: Path,
+    database_url: str,
+    extra: dict[str, str] | None = None,
+) -> Service:
     port = free_port()
     log_file = workdir / f"{name}.log"
     env = {
@@ -75,6 +81,7 @@ def start_service(name: str, kafka: LocalKafka, workdir: Path, database_url: str
         "ANTT_TIPS_PER_CLIENT_PER_MINUTE": "100000",
         "ANTT_TIPS_PER_MINUTE": "100000",
         "ANTT_METRICS_REFRESH_SECONDS": "1",
+        **(extra or {}),
     }
     with log_file.open("wb") as log:
         process = subprocess.Popen(

@@ -1,0 +1,223 @@
+"""Kill -9 in the middle of a batch: awards, as a process on PostgreSQL and real Kafka, is
+SIGKILLed twice while a batch's transaction is open (its inbox claim written, not yet
+committed), and restarted. Every event takes effect exactly once: none lost, none counted
+twice, nothing half-written. Awards has a Kafka broker of its own so that its consumer
+group is not shared with the session stack's awards."""
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from shared.cloudevents import build_headers
+from shared.events import (
+    IncidentSource,
+    IncidentStatus,
+    IncidentStatusChanged,
+    IntegrationEvent,
+    MemberJoined,
+    TeamRegistered,
+    TeamRole,
+)
+from shared.local_kafka import LocalKafka, free_port
+from tests.integration.conftest import Service, start_service, wait_ready
+from tests.postgres import PostgresServer
+
+pytestmark = pytest.mark.integration
+
+EVENTS = 3000
+REPUBLISHED = 150  # records the relay sent twice (same ce_id), as after a crash of its own
+BATCH_MAX = 100
+GROUP = "awards.reporting.incident"
+
+
+@pytest.fixture(scope="module")
+def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    broker = LocalKafka(
+        data_dir=tmp_path_factory.mktemp("crash-kafka"),
+        port=free_port(),
+        controller_port=free_port(),
+    )
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def as_record(event: IntegrationEvent, event_id: str) -> dict[str, object]:
+    headers = build_headers(
+        event_id=event_id,
+        source="/antt/reporting",
+        event_type=event.event_type,
+        subject=event.subject,
+        time=datetime.now(UTC),
+    )
+    return {
+        "topic": event.topic,
+        "value": event.model_dump_json().encode(),
+        "key": event.subject.encode(),
+        "headers": [(name, text.encode()) for name, text in headers.items()],
+    }
+
+
+async def publish_history(bootstrap: str, team: uuid.UUID, area: uuid.UUID) -> int:
+    """The team, two members and EVENTS resolutions, some records twice; returns how many
+    distinct resolutions went out."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    try:
+        setup: list[IntegrationEvent] = [
+            TeamRegistered(
+                team_id=team, area_id=area, name="Tổ ANTT", kind="security_order",
+                aggregate_version=1,
+            ),
+            *(
+                MemberJoined(
+                    team_id=team, area_id=area, person_id=uuid.uuid4(), full_name=f"Người {n}",
+                    role=TeamRole.MEMBER, aggregate_version=2 + n,
+                )
+                for n in range(2)
+            ),
+        ]  # fmt: skip
+        for event in setup:
+            await producer.send_and_wait(**as_record(event, str(uuid.uuid4())))  # type: ignore[arg-type]
+        records = [
+            as_record(
+                IncidentStatusChanged(
+                    incident_id=uuid.uuid4(),
+                    area_id=area,
+                    category="theft",
+                    category_group="crime",
+                    source=IncidentSource.PATROL,
+                    from_status=IncidentStatus.VERIFIED,
+                    to_status=IncidentStatus.RESOLVED,
+                    changed_at=datetime.now(UTC),
+                    credited_team_ids=[team],
+                    aggregate_version=3,
+                ),
+                str(uuid.uuid4()),
+            )
+            for _ in range(EVENTS)
+        ]
+        again = random.Random(7).sample(records, REPUBLISHED)
+        sent = [await producer.send(**record) for record in [*records, *again]]  # type: ignore[arg-type]
+        await asyncio.gather(*sent)
+        return len(records)
+    finally:
+        await producer.stop()
+
+
+async def scalar(url: str, query: str, *args: object) -> int:
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        return int(await connection.fetchval(query, *args))
+    finally:
+        await connection.close()
+
+
+async def kill_mid_batch(service: Service, url: str, database: str) -> int:
+    """SIGKILL the service while one of its transactions has written and not committed
+    (an open batch); returns the events applied when it died."""
+    deadline = time.monotonic() + 120
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        while time.monotonic() < deadline:
+            writing = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+                "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()",
+                database,
+            )
+            applied = await connection.fetchval(
+                "SELECT count(*) FROM inbox WHERE consumer = $1", GROUP
+            )
+            if writing and applied > 0:
+                os.kill(service.process.pid, signal.SIGKILL)
+                service.process.wait(timeout=30)
+                return int(applied)
+            await asyncio.sleep(0.005)
+    finally:
+        await connection.close()
+    raise AssertionError("awards never had a batch open to kill")
+
+
+def restart(service: Service, own_kafka: LocalKafka, workdir: Path) -> Service:
+    return start_service("awards", own_kafka, workdir, service.database_url, extra=service_env())
+
+
+def service_env() -> dict[str, str]:
+    return {"ANTT_CONSUMER_BATCH_MAX": str(BATCH_MAX), "ANTT_LOG_LEVEL": "WARNING"}
+
+
+def test_kill_9_in_the_middle_of_a_batch_loses_nothing_and_applies_nothing_twice(
+    own_kafka: LocalKafka, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    team, area = uuid.uuid4(), uuid.uuid4()
+    url = asyncio.run(postgres.create_database("crash"))
+    database = url.rsplit("/", 1)[1]
+    distinct = asyncio.run(publish_history(own_kafka.bootstrap_servers, team, area))
+    awards = start_service("awards", own_kafka, tmp_path, url, extra=service_env())
+    try:
+        wait_ready(awards)
+        applied_at_kills = []
+        for _ in range(2):
+            applied_at_kills.append(asyncio.run(kill_mid_batch(awards, url, database)))
+            awards = restart(awards, own_kafka, tmp_path)
+            wait_ready(awards)
+        # Both kills came with work still to do, in the middle of an open transaction.
+        assert all(0 < applied < distinct for applied in applied_at_kills), applied_at_kills
+        deadline = time.monotonic() + 240
+        applied = 0
+        while time.monotonic() < deadline:
+            applied = asyncio.run(
+                scalar(
+                    url,
+                    "SELECT count(*) FROM inbox WHERE consumer = $1 "
+                    "AND event_type = 'incident_status_changed'",
+                    GROUP,
+                )
+            )
+            if applied >= distinct:
+                break
+            time.sleep(0.5)
+        assert applied == distinct
+        time.sleep(1)  # anything still arriving would be a second effect: give it a moment
+        assert (
+            asyncio.run(
+                scalar(
+                    url, "SELECT resolved_incidents FROM teamcontribution WHERE team_id = $1", team
+                )
+            )
+            == distinct
+        )
+        assert asyncio.run(scalar(url, "SELECT count(*) FROM trackedincident")) == distinct
+        # every incident scored for the team and both members, once each
+        per_incident = asyncio.run(
+            scalar(
+                url,
+                "SELECT count(*) FROM (SELECT source_id FROM scoreentry GROUP BY source_id "
+                "HAVING count(*) = 3 AND count(DISTINCT subject || subject_id::text) = 3) s",
+            )
+        )
+        assert per_incident == distinct
+        assert asyncio.run(scalar(url, "SELECT count(*) FROM scoreentry")) == 3 * distinct
+        assert asyncio.run(scalar(url, "SELECT count(*) FROM membercredit")) == distinct
+        lines = awards.log_lines()
+        assert not [line for line in lines if line.get("event") == "event_dead_lettered"]
+    finally:
+        if awards.process.poll() is None:
+            awards.process.terminate()
+            try:
+                awards.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                awards.process.kill()
