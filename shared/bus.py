@@ -119,6 +119,9 @@ def _validation_summary(exc: ValidationError) -> str:
     )
 
 
+LOGGED_IDS = 20  # ids named in one log line about a batch, at most
+
+
 class PoisonRecordError(ValueError):
     """A record that can never become an event of its topic: dead-lettered at once."""
 
@@ -325,11 +328,15 @@ class EventConsumer:
                 await self._apply_alone(Retry(deliveries[0], 1, exc), topic, group_id)
                 return
         else:
+            # One line a batch; its correlation ids lead back to the requests that caused it.
             log.info(
                 "event_batch_handled",
                 topic=topic,
                 events=len(fresh),
                 duplicates=len(deliveries) - len(fresh),
+                correlation_ids=sorted(
+                    {d.envelope.correlation_id for d in fresh if d.envelope.correlation_id}
+                )[:LOGGED_IDS],
             )
             return
         for retry in await self._apply_each(deliveries, topic, group_id):
@@ -352,6 +359,13 @@ class EventConsumer:
                 fresh.append(delivery)
         if len(fresh) < len(deliveries):
             self.metrics.inbox_duplicates.labels(topic=topic).inc(len(deliveries) - len(fresh))
+            kept = {id(d) for d in fresh}
+            log.info(
+                "event_duplicates_skipped",
+                topic=topic,
+                count=len(deliveries) - len(fresh),
+                event_ids=[d.envelope.id for d in deliveries if id(d) not in kept][:LOGGED_IDS],
+            )
         return fresh
 
     async def _handle_runs(

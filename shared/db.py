@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Column, MetaData, Result, Table, event, text
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,11 +47,29 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No pre-ping (a round trip before every checkout): a connection the server dropped
+    # fails its one request and SQLAlchemy discards the pool's connections from before the
+    # drop (``/ready`` checks the database); pool_recycle retires connections before a
+    # server or proxy idle timeout closes them.
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    # Sessions of a class of this factory's own, so that a session event listened for on it
+    # (see ``session_class``) hears this factory's sessions, not every service's in the process.
+    own_class = type("FactorySession", (AsyncSession.sync_session_class,), {})
+    return async_sessionmaker(
+        engine, class_=AsyncSession, expire_on_commit=False, sync_session_class=own_class
+    )
+
+
+def session_class(sessions: SessionFactory) -> type[Session]:
+    """The (sync) Session class of the sessions ``sessions`` makes: where to listen for
+    SQLAlchemy session events (``after_commit``…) of this factory alone."""
+    own_class: type[Session] | None = sessions.kw.get("sync_session_class")
+    if own_class is None:
+        raise ValueError("session events need a factory made by create_session_factory")
+    return own_class
 
 
 async def create_tables(engine: AsyncEngine, metadata: Any = SQLModel.metadata) -> None:

@@ -3,7 +3,10 @@ transaction; the relay publishes pending rows with the idempotent producer and m
 them sent. A crash between publish and mark re-publishes: consumers' inboxes absorb it."""
 
 import asyncio
+import hashlib
 import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,20 +20,27 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     delete,
+    event,
     func,
     select,
+    text,
     update,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.cloudevents import build_headers
-from shared.db import SessionFactory, execute, shared_table
+from shared.db import SessionFactory, execute, session_class, shared_table
 from shared.events import IntegrationEvent
 from shared.logging import current_correlation_id, get_logger
 from shared.metrics import DeliveryMetrics
 
 log = get_logger()
+# Set in a session's info by Outbox.add; read (and cleared) when its transaction ends.
+ROWS_ADDED = "antt.outbox_rows_added"
 
 
 def utcnow() -> datetime:
@@ -78,6 +88,7 @@ class Outbox:
                 attempts=0,
             ),
         )
+        session.info[ROWS_ADDED] = True  # wake_on_commit: publish when this commits
         return event_id
 
     async def purge_published(self, session: AsyncSession, keep_days: float) -> int:
@@ -102,6 +113,22 @@ class Outbox:
         return int(row[0]), row[1]
 
 
+def wake_on_commit(sessions: SessionFactory, wake: Callable[[], None]) -> None:
+    """Call ``wake`` after each commit of a session from ``sessions`` that added outbox rows,
+    whoever made it: an HTTP request, a consumer's handler, a periodic job."""
+    target = session_class(sessions)
+
+    @event.listens_for(target, "after_commit")
+    def _committed(session: Session) -> None:
+        if session.info.get(ROWS_ADDED):
+            wake()
+
+    @event.listens_for(target, "after_transaction_end")
+    def _ended(session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:  # committed (woken above) or rolled back: forget
+            session.info.pop(ROWS_ADDED, None)
+
+
 @dataclass
 class RelayResult:
     published: int
@@ -109,7 +136,12 @@ class RelayResult:
 
 
 class OutboxRelay:
-    """Publishes pending outbox rows in the order they were written."""
+    """Publishes pending outbox rows in the order they were written, in pipelined batches:
+    read a batch in a short transaction, send every row without waiting for its
+    acknowledgement (the idempotent producer keeps a partition's order), await them all,
+    then mark the acknowledged rows sent with one UPDATE. No transaction is open, and no
+    lock held, while it talks to Kafka. On PostgreSQL one replica at a time relays (a
+    session-level advisory lock), so two never interleave one aggregate's rows."""
 
     def __init__(
         self,
@@ -117,7 +149,7 @@ class OutboxRelay:
         sessions: SessionFactory,
         broker: KafkaBroker,
         metrics: DeliveryMetrics,
-        batch_size: int = 100,
+        batch_size: int = 500,
         poll_seconds: float = 0.5,
     ) -> None:
         self.outbox = outbox
@@ -127,15 +159,54 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self._one_pass = asyncio.Lock()  # one pass at a time in this process
+        digest = hashlib.blake2b(f"outbox-relay:{outbox.source}".encode(), digest_size=8)
+        self.lock_key = int.from_bytes(digest.digest(), "big", signed=True)
 
     def wake(self) -> None:
         """Publish now rather than at the next poll (called after a commit that added rows)."""
         self._wake.set()
 
     async def publish_pending(self) -> RelayResult:
+        async with self._one_pass, self._relay_turn() as ours:
+            if not ours:
+                # Another replica relays; it reports the backlog, not this one.
+                self.metrics.outbox_pending.set(0)
+                self.metrics.outbox_oldest_age.set(0.0)
+                return RelayResult(0, failed=False)
+            return await self._relay_batch()
+
+    @asynccontextmanager
+    async def _relay_turn(self) -> AsyncIterator[bool]:
+        """Whether this process may relay now. On PostgreSQL: a session-level advisory lock
+        on a connection of its own in autocommit (no transaction stays open), held for the
+        pass; a replica that does not get it skips the pass. SQLite has one process per
+        database file: always."""
+        engine: AsyncEngine = self.sessions.kw["bind"]
+        if engine.dialect.name != "postgresql":
+            yield True
+            return
+        async with engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            key = {"key": self.lock_key}
+            taken = await autocommit.scalar(text("SELECT pg_try_advisory_lock(:key)"), key)
+            if not taken:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                try:
+                    await autocommit.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+                except BaseException:
+                    # Never hand a connection that may still hold the lock back to the pool:
+                    # closing it ends the database session, and the lock with it.
+                    await connection.invalidate()
+                    raise
+
+    async def _relay_batch(self) -> RelayResult:
         table = self.outbox.table
-        published = 0
-        async with self.sessions() as session:
+        async with self.sessions() as session:  # a short read transaction, over on exit
             rows = (
                 (
                     await execute(
@@ -143,46 +214,84 @@ class OutboxRelay:
                         select(table)
                         .where(table.c.published_at.is_(None))
                         .order_by(table.c.id)
-                        .limit(self.batch_size)
-                        # Replicas on PostgreSQL share the work without publishing a row twice.
-                        .with_for_update(skip_locked=True),
+                        .limit(self.batch_size),
                     )
                 )
                 .mappings()
                 .all()
             )
-            for row in rows:
-                try:
-                    await self._publish(row)
-                except Exception as exc:
-                    self.metrics.relay_failures.inc()
-                    log.warning("outbox_publish_failed", topic=row["topic"], error=str(exc))
-                    await execute(
-                        session,
-                        update(table)
-                        .where(table.c.id == row["id"])
-                        .values(attempts=table.c.attempts + 1, last_error=str(exc)[:2000]),
-                    )
-                    await session.commit()
-                    # Stop here: later rows of the same aggregate must not overtake this one.
-                    return RelayResult(published, failed=True)
+        if not rows:
+            await self._measure_backlog()
+            return RelayResult(0, failed=False)
+        acknowledged, failures = await self._send_all(rows)
+        now = utcnow()
+        async with self.sessions() as session:  # one short write transaction for the batch
+            if acknowledged:
                 await execute(
                     session,
                     update(table)
-                    .where(table.c.id == row["id"])
-                    .values(published_at=utcnow(), attempts=table.c.attempts + 1),
+                    .where(table.c.id.in_([row["id"] for row in acknowledged]))
+                    .values(published_at=now, attempts=table.c.attempts + 1),
                 )
-                published += 1
-                self.metrics.relay_published.labels(topic=row["topic"]).inc()
+            if failures:
+                errors = {row["id"]: str(error)[:2000] for row, error in failures}
+                await execute(
+                    session,
+                    update(table)
+                    .where(table.c.id.in_(list(errors)))
+                    .values(
+                        attempts=table.c.attempts + 1,
+                        last_error=case(errors, value=table.c.id),
+                    ),
+                )
             await session.commit()
-            pending, oldest = await self.outbox.pending_count(session)
-        self.metrics.outbox_pending.set(pending)
-        self.metrics.outbox_oldest_age.set(
-            (utcnow() - _aware(oldest)).total_seconds() if oldest else 0.0
-        )
-        return RelayResult(published, failed=False)
+        for row in acknowledged:
+            self.metrics.relay_published.labels(topic=row["topic"]).inc()
+        for row, error in failures:
+            self.metrics.relay_failures.inc()
+            log.warning("outbox_publish_failed", topic=row["topic"], error=str(error))
+        await self._measure_backlog()
+        return RelayResult(len(acknowledged), failed=bool(failures))
 
-    async def _publish(self, row: Any) -> None:
+    async def _send_all(self, rows: Sequence[Any]) -> tuple[list[Any], list[tuple[Any, Any]]]:
+        """Send ``rows`` (in id order) without waiting for each acknowledgement, then wait
+        for them all. Returns the rows to mark sent and the failed rows with their errors.
+        A row after a failed row of the same aggregate is not marked even if acknowledged:
+        it goes out again after that one, so the aggregate's last record stays its newest."""
+        sent: list[tuple[Any, asyncio.Future[Any] | None]] = []
+        failures: list[tuple[Any, BaseException]] = []
+        for row in rows:
+            try:
+                sent.append((row, await self._send(row)))
+            except Exception as exc:
+                # Not even handed to the producer (broker unreachable, producer stopped):
+                # the rest would fail alike, and after this one in any case.
+                failures.append((row, exc))
+                break
+        futures = {future for _, future in sent if future is not None}
+        if futures:
+            # asyncio.wait, not gather: a cancelled relay must not cancel the producer's futures.
+            await asyncio.wait(futures)
+        acknowledged = []
+        held_back: set[tuple[str, str]] = set()
+        for row, future in sent:
+            aggregate = (row["topic"], row["message_key"])
+            error: BaseException | None = None
+            if future is not None and future.cancelled():
+                error = asyncio.CancelledError("publish cancelled")
+            elif future is not None:
+                error = future.exception()
+            if error is not None:
+                failures.append((row, error))
+                held_back.add(aggregate)
+            elif aggregate not in held_back:
+                acknowledged.append(row)
+        failures.sort(key=lambda failure: int(failure[0]["id"]))
+        return acknowledged, failures
+
+    async def _send(self, row: Any) -> "asyncio.Future[Any] | None":
+        """Hand ``row`` to the producer; the future resolves when Kafka acknowledges it
+        (the in-memory test broker delivers at once and returns None)."""
         headers = build_headers(
             event_id=row["event_id"],
             source=self.outbox.source,
@@ -191,12 +300,24 @@ class OutboxRelay:
             time=_aware(row["created_at"]),
             correlation_id=row["correlation_id"],
         )
-        await self.broker.publish(
+        acknowledgement: Any = await self.broker.publish(
             row["payload"].encode("utf-8"),
             topic=row["topic"],
             key=row["message_key"].encode("utf-8"),
             headers=headers,
             correlation_id=row["correlation_id"] or row["event_id"],
+            no_confirm=True,
+        )
+        if acknowledgement is None:
+            return None
+        return asyncio.ensure_future(acknowledgement)
+
+    async def _measure_backlog(self) -> None:
+        async with self.sessions() as session:
+            pending, oldest = await self.outbox.pending_count(session)
+        self.metrics.outbox_pending.set(pending)
+        self.metrics.outbox_oldest_age.set(
+            (utcnow() - _aware(oldest)).total_seconds() if oldest else 0.0
         )
 
     async def purge(self, keep_days: float) -> int:
@@ -212,6 +333,9 @@ class OutboxRelay:
         """Relay until cancelled; back off while the broker is unreachable."""
         backoff = self.poll_seconds
         while True:
+            # Cleared before the pass reads: a commit during the pass leaves it set, and the
+            # wait below returns at once for the rows that pass could not see.
+            self._wake.clear()
             try:
                 result = await self.publish_pending()
             except asyncio.CancelledError:
@@ -223,9 +347,11 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 10.0)
             else:
                 backoff = self.poll_seconds
-            if result.published >= self.batch_size and not result.failed:
+            if result.failed:
+                await asyncio.sleep(backoff)  # commits do not cut a back-off short
                 continue
-            self._wake.clear()
+            if result.published >= self.batch_size:
+                continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
             except TimeoutError:

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.awards.periods import local_date
 from shared.events import EVENT_TYPES
 from tests.integration.test_slice import plain_record, poll
 
@@ -52,7 +53,8 @@ NOW = datetime.now(UTC)
 
 def history(ids: dict[str, str]) -> list[tuple[str, str, dict[str, Any]]]:
     """(event type, key, payload) of one ward's story, as registry and reporting tell it."""
-    now, day = NOW.isoformat(), NOW.date().isoformat()
+    # A ward's day is Vietnam's (UTC+7): after 17:00 UTC it is already tomorrow there.
+    now, day = NOW.isoformat(), local_date(NOW).isoformat()
 
     def area(name: str, level: str, parent: str | None, version: int = 1) -> tuple:
         payload = {"area_id": ids[name], "code": ids[name][:8], "name": name, "level": level}

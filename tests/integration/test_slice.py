@@ -203,7 +203,8 @@ async def test_slice_from_registry_through_reporting_and_awards_back_to_registry
     handled = [
         line
         for line in stack.services["awards"].log_lines()
-        if line.get("event") == "event_handled" and line.get("correlation_id") == correlation_id
+        if line.get("event") == "event_batch_handled"
+        and correlation_id in line.get("correlation_ids", [])  # type: ignore[operator]
     ]
     assert handled, "awards did not log the reporting request's correlation id"
 
