@@ -22,9 +22,9 @@ class ServiceSettings(BaseSettings):
     database_url: str = ""
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Topics are created at start-up with these sizes; partitions bound how far a
-    # consumer group can scale out.
+    # consumer group can scale out. Six split evenly over 1, 2, 3 or 6 instances.
     kafka_create_topics: bool = True
-    kafka_topic_partitions: int = Field(default=3, ge=1)
+    kafka_topic_partitions: int = Field(default=6, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     # Bearer tokens: an HMAC key of at least 32 bytes, from the variable or a file.
     # Without one the service refuses to start, unless ANTT_ENV=dev.
