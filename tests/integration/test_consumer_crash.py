@@ -1,13 +1,16 @@
-"""Kill -9 in the middle of a batch: awards, as a process on PostgreSQL and real Kafka, is
-SIGKILLed twice while a batch's transaction is open (its inbox claim written, not yet
-committed), and restarted. Every event takes effect exactly once: none lost, none counted
-twice, nothing half-written. Awards has a Kafka broker of its own so that its consumer
-group is not shared with the session stack's awards."""
+"""Kill -9 in the middle of a batch: awards, as a process on real Kafka, with SQLite and
+with PostgreSQL, is SIGKILLed twice while a batch's transaction is open (its inbox claim
+written, not yet committed), and restarted. Every event takes effect exactly once: none
+lost, none counted twice, nothing half-written. Awards has a Kafka broker of its own so
+that its consumer group is not shared with the session stack's awards; each run publishes
+its whole history (team, members, resolutions) after the previous run's, so the group
+goes on from where the last run left it and reads all a run needs."""
 
 import asyncio
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -118,36 +121,66 @@ async def publish_history(bootstrap: str, team: uuid.UUID, area: uuid.UUID) -> i
         await producer.stop()
 
 
-async def scalar(url: str, query: str, *args: object) -> int:
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        return int(await connection.fetchval(query, *args))
-    finally:
-        await connection.close()
+class Database:
+    """The awards database as the test reads it, beside the service: PostgreSQL through
+    asyncpg, SQLite through the sqlite3 module."""
 
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sqlite = url.startswith("sqlite")
+        self.path = url.split("///", 1)[1] if self.sqlite else ""
 
-async def kill_mid_batch(service: Service, url: str, database: str) -> int:
-    """SIGKILL the service while one of its transactions has written and not committed
-    (an open batch); returns the events applied when it died."""
-    deadline = time.monotonic() + 120
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        while time.monotonic() < deadline:
-            writing = await connection.fetchval(
+    def count(self, query: str, *args: object) -> int:
+        if self.sqlite:
+            query = query.replace("$1", "?")
+            values = [arg.hex if isinstance(arg, uuid.UUID) else arg for arg in args]
+            with sqlite3.connect(self.path, timeout=10) as connection:
+                return int(connection.execute(query, values).fetchone()[0])
+        return asyncio.run(self._pg_count(query, *args))
+
+    async def _pg_count(self, query: str, *args: object) -> int:
+        connection = await asyncpg.connect(self.url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            return int(await connection.fetchval(query, *args))
+        finally:
+            await connection.close()
+
+    def writing(self) -> bool:
+        """Whether a transaction has written and not yet committed."""
+        if self.sqlite:
+            connection = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+            try:
+                connection.execute("BEGIN IMMEDIATE")  # fails while another writer holds it
+                connection.execute("ROLLBACK")
+                return False
+            except sqlite3.OperationalError:
+                return True
+            finally:
+                connection.close()
+        database = self.url.rsplit("/", 1)[1]
+        return bool(
+            self.count(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
                 "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()",
                 database,
             )
-            applied = await connection.fetchval(
-                "SELECT count(*) FROM inbox WHERE consumer = $1", GROUP
-            )
-            if writing and applied > 0:
-                os.kill(service.process.pid, signal.SIGKILL)
-                service.process.wait(timeout=30)
-                return int(applied)
-            await asyncio.sleep(0.005)
-    finally:
-        await connection.close()
+        )
+
+
+def kill_mid_batch(service: Service, database: Database) -> int:
+    """SIGKILL the service while one of its transactions has written and not committed
+    (an open batch); returns the events applied when it died."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            applied = database.count("SELECT count(*) FROM inbox WHERE consumer = $1", GROUP)
+        except sqlite3.OperationalError:
+            applied = 0  # not migrated yet
+        if applied > 0 and database.writing():
+            os.kill(service.process.pid, signal.SIGKILL)
+            service.process.wait(timeout=30)
+            return applied
+        time.sleep(0.002)
     raise AssertionError("awards never had a batch open to kill")
 
 
@@ -159,19 +192,23 @@ def service_env() -> dict[str, str]:
     return {"ANTT_CONSUMER_BATCH_MAX": str(BATCH_MAX), "ANTT_LOG_LEVEL": "WARNING"}
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_kill_9_in_the_middle_of_a_batch_loses_nothing_and_applies_nothing_twice(
-    own_kafka: LocalKafka, postgres: PostgresServer, tmp_path: Path
+    own_kafka: LocalKafka, postgres: PostgresServer, tmp_path: Path, engine: str
 ) -> None:
     team, area = uuid.uuid4(), uuid.uuid4()
-    url = asyncio.run(postgres.create_database("crash"))
-    database = url.rsplit("/", 1)[1]
+    if engine == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'awards.db'}"
+    else:
+        url = asyncio.run(postgres.create_database("crash"))
+    database = Database(url)
     distinct = asyncio.run(publish_history(own_kafka.bootstrap_servers, team, area))
     awards = start_service("awards", own_kafka, tmp_path, url, extra=service_env())
     try:
         wait_ready(awards)
         applied_at_kills = []
         for _ in range(2):
-            applied_at_kills.append(asyncio.run(kill_mid_batch(awards, url, database)))
+            applied_at_kills.append(kill_mid_batch(awards, database))
             awards = restart(awards, own_kafka, tmp_path)
             wait_ready(awards)
         # Both kills came with work still to do, in the middle of an open transaction.
@@ -179,39 +216,28 @@ def test_kill_9_in_the_middle_of_a_batch_loses_nothing_and_applies_nothing_twice
         deadline = time.monotonic() + 240
         applied = 0
         while time.monotonic() < deadline:
-            applied = asyncio.run(
-                scalar(
-                    url,
-                    "SELECT count(*) FROM inbox WHERE consumer = $1 "
-                    "AND event_type = 'incident_status_changed'",
-                    GROUP,
-                )
+            applied = database.count(
+                "SELECT count(*) FROM inbox WHERE consumer = $1 "
+                "AND event_type = 'incident_status_changed'",
+                GROUP,
             )
             if applied >= distinct:
                 break
             time.sleep(0.5)
         assert applied == distinct
         time.sleep(1)  # anything still arriving would be a second effect: give it a moment
-        assert (
-            asyncio.run(
-                scalar(
-                    url, "SELECT resolved_incidents FROM teamcontribution WHERE team_id = $1", team
-                )
-            )
-            == distinct
-        )
-        assert asyncio.run(scalar(url, "SELECT count(*) FROM trackedincident")) == distinct
+        contribution = "SELECT resolved_incidents FROM teamcontribution WHERE team_id = $1"
+        assert database.count(contribution, team) == distinct
+        assert database.count("SELECT count(*) FROM trackedincident") == distinct
         # every incident scored for the team and both members, once each
-        per_incident = asyncio.run(
-            scalar(
-                url,
-                "SELECT count(*) FROM (SELECT source_id FROM scoreentry GROUP BY source_id "
-                "HAVING count(*) = 3 AND count(DISTINCT subject || subject_id::text) = 3) s",
-            )
+        per_incident = database.count(
+            "SELECT count(*) FROM (SELECT source_id FROM scoreentry GROUP BY source_id "
+            "HAVING count(*) = 3 AND "
+            "count(DISTINCT subject || CAST(subject_id AS TEXT)) = 3) AS scored"
         )
         assert per_incident == distinct
-        assert asyncio.run(scalar(url, "SELECT count(*) FROM scoreentry")) == 3 * distinct
-        assert asyncio.run(scalar(url, "SELECT count(*) FROM membercredit")) == distinct
+        assert database.count("SELECT count(*) FROM scoreentry") == 3 * distinct
+        assert database.count("SELECT count(*) FROM membercredit") == distinct
         lines = awards.log_lines()
         assert not [line for line in lines if line.get("event") == "event_dead_lettered"]
     finally:
