@@ -3,7 +3,7 @@ to an event (consumer group, ack after the database commit, inbox, retries, dead
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -37,8 +37,8 @@ log = get_logger()
 
 E = TypeVar("E", bound=IntegrationEvent)
 EventHandler = Callable[[AsyncSession, E, Envelope], Awaitable[None]]
-# Applies a run of consecutive events of one type, as the handler would one by one.
-BatchHandler = Callable[[AsyncSession, list[tuple[E, Envelope]]], Awaitable[None]]
+# Applies a run of consecutive events, as the handlers would one by one.
+BatchHandler = Callable[[AsyncSession, Sequence[tuple[E, Envelope]]], Awaitable[None]]
 
 
 def create_broker(settings: ServiceSettings, registry: CollectorRegistry) -> KafkaBroker:
@@ -222,8 +222,9 @@ class EventConsumer:
         batch_handler: BatchHandler[E] | None = None,
     ) -> None:
         """Handle ``event_cls`` with ``handler``; the first handler of a topic subscribes.
-        ``batch_handler``, if given, applies a run of consecutive events of this type at
-        once, with the same effect as ``handler`` applied to each in turn."""
+        ``batch_handler``, if given, applies a run of consecutive events at once, with the
+        same effect as their handlers applied to each in turn; events of several types may
+        share one, and a run then spans them."""
         topic = event_cls.topic
         if topic not in self.handlers:
             self.handlers[topic] = {}
@@ -371,24 +372,27 @@ class EventConsumer:
     async def _handle_runs(
         self, session: AsyncSession, deliveries: list[Delivery], topic: str
     ) -> None:
-        """Apply events in order; a run of one type goes to its batch handler, if any."""
+        """Apply events in order; a run of consecutive events that share a batch handler
+        (one type, or several types handled alike) goes to it at once."""
         subscriptions = self.handlers[topic]
         start = 0
         while start < len(deliveries):
-            subscription = subscriptions[deliveries[start].event.event_type]
+            batch_handler = subscriptions[deliveries[start].event.event_type].batch_handler
             end = start + 1
             while (
-                end < len(deliveries)
-                and deliveries[end].event.event_type == deliveries[start].event.event_type
+                batch_handler is not None
+                and end < len(deliveries)
+                and subscriptions[deliveries[end].event.event_type].batch_handler is batch_handler
             ):
                 end += 1
-            run = deliveries[start:end]
-            if subscription.batch_handler is not None:
-                await subscription.batch_handler(session, [(d.event, d.envelope) for d in run])
+            if batch_handler is not None:
+                run = deliveries[start:end]
+                await batch_handler(session, [(d.event, d.envelope) for d in run])
             else:
-                for delivery in run:
-                    bind_correlation_id(delivery.envelope.correlation_id)
-                    await subscription.handler(session, delivery.event, delivery.envelope)
+                delivery = deliveries[start]
+                bind_correlation_id(delivery.envelope.correlation_id)
+                handler = subscriptions[delivery.event.event_type].handler
+                await handler(session, delivery.event, delivery.envelope)
             start = end
 
     async def _apply_each(

@@ -1,4 +1,6 @@
-"""Awards event subscribers: thin, each hands one event to the service layer."""
+"""Awards event subscribers: thin, each hands one event (or a run) to the service layer."""
+
+from collections.abc import Sequence
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -54,6 +56,12 @@ def register_handlers(consumer: EventConsumer, service: AwardsService) -> None:
         """member_left: the person no longer scores with that team."""
         await service.forget_member(session, event)
 
+    async def change_rosters(
+        session: AsyncSession, events: Sequence[tuple[MemberJoined | MemberLeft, Envelope]]
+    ) -> None:
+        """A run of member_joined or member_left, with one read of the people involved."""
+        await service.roster_changes(session, [event for event, _ in events])
+
     async def track_incident(session: AsyncSession, event: IncidentReported, _: Envelope) -> None:
         """incident_reported: remember the incident and the teams it credits."""
         await service.track_incident(session, event)
@@ -65,7 +73,7 @@ def register_handlers(consumer: EventConsumer, service: AwardsService) -> None:
         await service.credit_resolution(session, event, envelope.id)
 
     async def credit_resolutions(
-        session: AsyncSession, events: list[tuple[IncidentStatusChanged, Envelope]]
+        session: AsyncSession, events: Sequence[tuple[IncidentStatusChanged, Envelope]]
     ) -> None:
         """A run of incident_status_changed, applied in a handful of statements."""
         await service.credit_resolutions(session, [(event, env.id) for event, env in events])
@@ -86,8 +94,8 @@ def register_handlers(consumer: EventConsumer, service: AwardsService) -> None:
     consumer.subscribe(TeamRegistered, remember_team)
     consumer.subscribe(TeamUpdated, update_team)
     consumer.subscribe(TeamDissolved, dissolve_team)
-    consumer.subscribe(MemberJoined, remember_member)
-    consumer.subscribe(MemberLeft, forget_member)
+    consumer.subscribe(MemberJoined, remember_member, batch_handler=change_rosters)
+    consumer.subscribe(MemberLeft, forget_member, batch_handler=change_rosters)
     consumer.subscribe(IncidentReported, track_incident)
     consumer.subscribe(IncidentStatusChanged, credit_resolution, batch_handler=credit_resolutions)
     consumer.subscribe(IncidentLinked, drop_duplicate)

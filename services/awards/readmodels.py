@@ -5,8 +5,10 @@ held changes nothing, and an event naming an aggregate not seen yet holds a plac
 that the aggregate's own event fills in, so redeliveries and any order are harmless."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import or_, update
@@ -109,66 +111,51 @@ class ReadModels:
         session.add(team)
 
     async def member_joined(self, session: AsyncSession, event: MemberJoined) -> None:
-        await self._membership(session, event.team_id, event.person_id, event, active=True)
-        await self._settle_person(session, event.person_id)
+        await self.members_changed(session, [event])
 
     async def member_left(self, session: AsyncSession, event: MemberLeft) -> None:
-        await self._membership(session, event.team_id, event.person_id, event, active=False)
-        await self._settle_person(session, event.person_id)
+        await self.members_changed(session, [event])
 
-    async def _settle_person(self, session: AsyncSession, person_id: UUID) -> None:
-        # Chosen from the memberships as they stand, not from the last event handled:
-        # teams travel on different partitions, so joins may come in any order.
-        memberships = (
+    async def members_changed(
+        self, session: AsyncSession, events: Sequence[MemberJoined | MemberLeft]
+    ) -> None:
+        """Apply each join or departure in turn to the memberships (a newer version wins)
+        and to the people it names, reading the memberships and people involved once."""
+        people_ids = sorted({event.person_id for event in events})
+        held = (
             await session.exec(
-                select(KnownMembership).where(KnownMembership.person_id == person_id)
+                select(KnownMembership).where(col(KnownMembership.person_id).in_(people_ids))
             )
         ).all()
-        announced = [
-            (m.active, m.joined_on or date.min, str(m.team_id), m.area_id, m.full_name)
-            for m in memberships
-            if m.area_id is not None and m.full_name
-        ]
-        if not announced:
-            return
-        *_, area_id, full_name = max(announced)
-        person = await session.get(KnownPerson, person_id)
-        if person is None:
-            person = KnownPerson(id=person_id, area_id=area_id, full_name=full_name)
-        person.sqlmodel_update({"area_id": area_id, "full_name": full_name})
-        session.add(person)
-
-    async def _membership(
-        self,
-        session: AsyncSession,
-        team_id: UUID,
-        person_id: UUID,
-        event: MemberJoined | MemberLeft,
-        active: bool,
-    ) -> None:
-        key = membership_id(team_id, person_id, event.role)
-        values: dict[str, object] = {
-            "team_id": team_id,
-            "person_id": person_id,
-            "role": event.role,
-            "active": active,
+        memberships = {membership.id: membership for membership in held}
+        people = {
+            person.id: person
+            for person in (
+                await session.exec(select(KnownPerson).where(col(KnownPerson.id).in_(people_ids)))
+            ).all()
         }
-        if isinstance(event, MemberJoined):
-            joined = event.joined_on
-            held = await session.get(KnownMembership, key)
-            if held is not None and held.version < event.aggregate_version:
-                # Back on the team in the same role: it still covers the first days.
-                earlier = held.joined_on
-                joined = None if earlier is None or joined is None else min(earlier, joined)
-            values |= {
-                "joined_on": joined,
-                "left_on": None,
-                "area_id": event.area_id,
-                "full_name": event.full_name,
-            }
-        else:
-            values |= {"left_on": event.left_on}
-        await apply_if_newer(session, KnownMembership, key, event.aggregate_version, values)
+        for event in events:
+            key = membership_id(event.team_id, event.person_id, event.role)
+            membership = memberships.get(key)
+            values = _membership_values(membership, event)
+            if membership is None:
+                membership = KnownMembership(id=key, version=event.aggregate_version, **values)
+                memberships[key] = membership
+                session.add(membership)
+            elif membership.version < event.aggregate_version:
+                membership.sqlmodel_update({**values, "version": event.aggregate_version})
+                session.add(membership)
+            settled = _settled_person(
+                [m for m in memberships.values() if m.person_id == event.person_id]
+            )
+            if settled is not None:
+                area_id, full_name = settled
+                person = people.setdefault(
+                    event.person_id,
+                    KnownPerson(id=event.person_id, area_id=area_id, full_name=full_name),
+                )
+                person.sqlmodel_update({"area_id": area_id, "full_name": full_name})
+                session.add(person)
 
     async def members_on(self, session: AsyncSession, team_ids: list[UUID], day: date) -> set[UUID]:
         """The people on any of these teams on ``day``, as far as the rosters are known."""
@@ -337,3 +324,43 @@ def _status_changed(
     if event.credited_team_ids and tracked.version <= event.aggregate_version:
         tracked.credited_team_ids = [str(team) for team in event.credited_team_ids]
     return tracked
+
+
+def _membership_values(
+    held: KnownMembership | None, event: MemberJoined | MemberLeft
+) -> dict[str, Any]:
+    """What a join or a departure says of one membership (team, person and role)."""
+    values: dict[str, Any] = {
+        "team_id": event.team_id,
+        "person_id": event.person_id,
+        "role": event.role,
+        "active": isinstance(event, MemberJoined),
+    }
+    if isinstance(event, MemberJoined):
+        joined = event.joined_on
+        if held is not None and held.version < event.aggregate_version:
+            # Back on the team in the same role: it still covers the first days.
+            earlier = held.joined_on
+            joined = None if earlier is None or joined is None else min(earlier, joined)
+        return values | {
+            "joined_on": joined,
+            "left_on": None,
+            "area_id": event.area_id,
+            "full_name": event.full_name,
+        }
+    return values | {"left_on": event.left_on}
+
+
+def _settled_person(memberships: list[KnownMembership]) -> tuple[UUID, str] | None:
+    """A person's area and name: those of their latest join, preferring teams they are
+    still on. Chosen from the memberships as they stand, not from the last event handled:
+    teams travel on different partitions, so joins may come in any order."""
+    announced = [
+        (m.active, m.joined_on or date.min, str(m.team_id), m.area_id, m.full_name)
+        for m in memberships
+        if m.area_id is not None and m.full_name
+    ]
+    if not announced:
+        return None
+    *_, area_id, full_name = max(announced)
+    return area_id, full_name

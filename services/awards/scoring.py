@@ -478,6 +478,13 @@ class Scoring:
             await execute(session, insert(ScoreEntry), entries)
         return scored
 
+    async def teams_with_member_credits(self, session: AsyncSession, teams: set[UUID]) -> set[UUID]:
+        """Those of ``teams`` with achievements that pay their members."""
+        rows = await session.exec(
+            select(MemberCredit.team_id).where(col(MemberCredit.team_id).in_(sorted(teams)))
+        )
+        return set(rows.all())
+
     async def roster_changed(self, session: AsyncSession, team_id: UUID, person_id: UUID) -> None:
         """A person joined or left a team: they score for the team's achievements of the
         days they were on it, whether the roster or the achievement arrived first."""

@@ -1,7 +1,7 @@
 """Awards use cases: the only code that changes awards state or adds outbox rows (with
 ``readmodels``, ``scoring`` and ``certification`` beside it for the larger concepts)."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -156,12 +156,31 @@ class AwardsService:
         await self.read_models.team_dissolved(session, event)
 
     async def remember_member(self, session: AsyncSession, event: MemberJoined) -> None:
-        await self.read_models.member_joined(session, event)
-        await self.scoring.roster_changed(session, event.team_id, event.person_id)
+        await self.roster_changes(session, [event])
 
     async def forget_member(self, session: AsyncSession, event: MemberLeft) -> None:
-        await self.read_models.member_left(session, event)
-        await self.scoring.roster_changed(session, event.team_id, event.person_id)
+        await self.roster_changes(session, [event])
+
+    async def roster_changes(
+        self, session: AsyncSession, events: Sequence[MemberJoined | MemberLeft]
+    ) -> None:
+        """Joins and departures in turn: the rosters and people, then each person's share
+        of the team's achievements (none to settle on a team that has none yet)."""
+        credited = await self.scoring.teams_with_member_credits(
+            session, {event.team_id for event in events}
+        )
+        pending: list[MemberJoined | MemberLeft] = []  # a stretch with nothing to settle
+        for event in events:
+            if event.team_id not in credited:
+                pending.append(event)
+                continue
+            if pending:
+                await self.read_models.members_changed(session, pending)
+                pending = []
+            await self.read_models.members_changed(session, [event])
+            await self.scoring.roster_changed(session, event.team_id, event.person_id)
+        if pending:
+            await self.read_models.members_changed(session, pending)
 
     async def track_incident(self, session: AsyncSession, event: IncidentReported) -> None:
         await self.read_models.incident_reported(session, event)

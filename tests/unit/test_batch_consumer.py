@@ -22,6 +22,7 @@ from shared.events import (
     IncidentStatus,
     IncidentStatusChanged,
     MemberJoined,
+    MemberLeft,
     TeamRegistered,
     TeamRole,
 )
@@ -233,6 +234,16 @@ def incident_history(seed: int, teams: list[uuid.UUID], area: uuid.UUID) -> list
     return events
 
 
+def batch_failures(runtime: Any) -> float:
+    """Batches that failed as one and were re-applied event by event."""
+    return sum(
+        sample.value
+        for metric in runtime.metrics.batch_failures.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
+
+
 async def awards_tables(runtime: Any) -> dict[str, list[tuple[Any, ...]]]:
     """What scoring and the read models hold, without surrogate ids and clock times."""
     drop = {"id", "created_at", "processed_at"}
@@ -277,6 +288,7 @@ async def test_a_batch_scores_exactly_as_its_events_one_at_a_time(database_url, 
                 await publish_event(runtime.broker, joined)
             if batched:
                 await deliver_batch(runtime.broker, records)
+                assert not batch_failures(runtime), "the batch took effect as one"
             else:
                 for record in records:
                     await deliver_batch(runtime.broker, [record])
@@ -291,3 +303,83 @@ async def test_a_batch_scores_exactly_as_its_events_one_at_a_time(database_url, 
     for name in batch:
         assert set(batch[name]) ^ set(alone[name]) == set(), name
     assert batch == alone
+
+
+def roster_history(seed: int, teams: list[uuid.UUID], area: uuid.UUID) -> list[Any]:
+    """Joins and departures, some people on several teams, some back in a role they left,
+    some versions stale: a registry import or a season of roster changes."""
+    rng = random.Random(seed)
+    people = [uuid.uuid4() for _ in range(8)]
+    version = 10
+    events: list[Any] = []
+    for _ in range(50):
+        version += 1
+        team, person = rng.choice(teams), rng.choice(people)
+        role = rng.choice([TeamRole.MEMBER, TeamRole.LEADER])
+        stale = rng.random() < 0.1
+        common = {
+            "team_id": team, "area_id": area, "person_id": person, "role": role,
+            "aggregate_version": version - (5 if stale else 0),
+        }  # fmt: skip
+        if rng.random() < 0.65:
+            joined = date(2025, 1, 1) + timedelta(days=rng.randrange(700))
+            events.append(
+                MemberJoined(**common, full_name=f"Người {rng.randrange(99)}", joined_on=joined)
+            )
+        else:
+            left = date(2025, 1, 1) + timedelta(days=rng.randrange(700))
+            events.append(MemberLeft(**common, left_on=left, reason="chuyển"))
+    return events
+
+
+@pytest.mark.parametrize(("seed", "scored_before"), [(4, True), (5, True), (6, False)])
+async def test_a_batch_of_roster_changes_ends_as_its_events_one_at_a_time(
+    database_url, seed, scored_before
+):
+    area = uuid.uuid4()
+    teams = [uuid.uuid4() for _ in range(3)]
+    registered = [
+        TeamRegistered(
+            team_id=team, area_id=area, name=f"Tổ {n}", kind="security_order", aggregate_version=1
+        )
+        for n, team in enumerate(teams)
+    ]
+    # the first two teams may have solved incidents already: their members' shares settle;
+    # without, the roster changes are an import, applied all at once
+    solved = [e for e in incident_history(seed, teams[:2], area) if e.credited_team_ids]
+    solved = solved if scored_before else []
+    roster = [
+        event_record(event, offset=n) for n, event in enumerate(roster_history(seed, teams, area))
+    ]
+    incidents = [event_record(event, offset=n) for n, event in enumerate(solved)]
+    outcomes = []
+    for batched in (True, False):
+        app = create_app(unit_settings(Settings, database_url))
+        async with running_app(app) as (_, runtime):
+            for event in registered:
+                await publish_event(runtime.broker, event)
+            if incidents:
+                await deliver_batch(runtime.broker, incidents)
+            if batched:
+                await deliver_batch(runtime.broker, roster)
+                assert not batch_failures(runtime), "the batch took effect as one"
+            else:
+                for record in roster:
+                    await deliver_batch(runtime.broker, [record])
+            tables = await awards_tables(runtime)
+            async with runtime.sessions() as session:
+                for name in ("knownmembership", "knownperson"):
+                    rows = (await execute(session, select(runtime.metadata.tables[name]))).all()
+                    tables[name] = sorted(tuple(map(str, row)) for row in rows)
+            outcomes.append(tables)
+            async with runtime.engine.begin() as connection:
+                for table in reversed(runtime.metadata.sorted_tables):
+                    if table.name != "alembic_version":
+                        await connection.execute(table.delete())
+    batch, alone = outcomes
+    if scored_before:
+        assert batch["membercredit"], "the teams have achievements that pay members"
+        assert any(row[0] == "person" for row in batch["scoreentry"]), "members scored"
+    assert batch["knownperson"]
+    for name in batch:
+        assert set(batch[name]) ^ set(alone[name]) == set(), name
