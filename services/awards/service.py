@@ -49,7 +49,7 @@ from services.awards.readmodels import ReadModels
 from services.awards.scoring import Scoring, SolvedIncident
 from shared.audit import AuditTrail
 from shared.auth import Principal
-from shared.db import SessionFactory, transaction
+from shared.db import SessionFactory, serialize_on, transaction
 from shared.errors import ConflictError, NotFoundError, RuleViolationError, UnknownReferenceError
 from shared.events import (
     ActivityLogged,
@@ -166,9 +166,11 @@ class AwardsService:
     ) -> None:
         """Joins and departures in turn: the rosters and people, then each person's share
         of the team's achievements (none to settle on a team that has none yet)."""
-        credited = await self.scoring.teams_with_member_credits(
-            session, {event.team_id for event in events}
-        )
+        teams = {event.team_id for event in events}
+        # Before anything is read: a credit of one of these teams being written now either
+        # waits for this transaction, or is seen by it (see shared.db.serialize_on).
+        await serialize_on(session, *(f"team-roster:{team}" for team in teams))
+        credited = await self.scoring.teams_with_member_credits(session, teams)
         pending: list[MemberJoined | MemberLeft] = []  # a stretch with nothing to settle
         for event in events:
             if event.team_id not in credited:
