@@ -304,12 +304,18 @@ def _status_changed(
     """The incident after ``event``: a newer version wins; facts only some events carry
     (when, how it came in, its group, the teams credited) are kept once known."""
     if tracked is None:
+        # Every column given: a SQLModel default_factory costs an inspect.signature a row.
         tracked = TrackedIncident(
             id=event.incident_id,
             area_id=event.area_id,
             category=event.category,
             status=event.to_status,
             version=event.aggregate_version,
+            category_group=None,
+            source=None,
+            occurred_at=None,
+            credited_team_ids=[],
+            duplicate_of=None,
         )
     elif tracked.version < event.aggregate_version:
         tracked.status = event.to_status
