@@ -5,6 +5,7 @@ held changes nothing, and an event naming an aggregate not seen yet holds a plac
 that the aggregate's own event fills in, so redeliveries and any order are harmless."""
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -12,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -209,29 +211,16 @@ class ReadModels:
                 await session.exec(select(TrackedIncident).where(col(TrackedIncident.id).in_(ids)))
             ).all()
         }
-        teams = sorted({team for event in events for team in event.credited_team_ids})
-        contributions = {
-            contribution.team_id: contribution
-            for contribution in (
-                await session.exec(
-                    select(TeamContribution).where(col(TeamContribution.team_id).in_(teams))
-                )
-            ).all()
-        }
+        resolved: Counter[UUID] = Counter()
         applied: list[IncidentState] = []
         for event in events:
             tracked = _status_changed(known.get(event.incident_id), event)
             known[event.incident_id] = tracked
             session.add(tracked)
-            counts = event.to_status is IncidentStatus.RESOLVED and tracked.duplicate_of is None
-            if counts:
-                for team_id in event.credited_team_ids:
-                    contribution = contributions.setdefault(
-                        team_id, TeamContribution(team_id=team_id)
-                    )
-                    contribution.resolved_incidents += 1
-                    session.add(contribution)
+            if event.to_status is IncidentStatus.RESOLVED and tracked.duplicate_of is None:
+                resolved.update(event.credited_team_ids)
             applied.append(IncidentState.of(tracked))
+        await _count_resolutions(session, resolved)
         return applied
 
     async def incident_linked(self, session: AsyncSession, event: IncidentLinked) -> bool:
@@ -370,3 +359,30 @@ def _settled_person(memberships: list[KnownMembership]) -> tuple[UUID, str] | No
         return None
     *_, area_id, full_name = max(announced)
     return area_id, full_name
+
+
+COUNT = "resolved_incidents"
+
+
+async def _count_resolutions(session: AsyncSession, resolved: Counter[UUID]) -> None:
+    """Add to the teams' counts of resolved incidents in one statement, in team order: two
+    instances crediting the same teams lock their rows in the same order (no deadlock), and
+    neither finds the other's new row a conflict."""
+    if not resolved:
+        return
+    await session.flush()  # a count changed through the ORM earlier is written first
+    table = TeamContribution.__table__  # type: ignore[attr-defined]
+    connection = await session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.team_id],
+        set_={
+            "resolved_incidents": table.c.resolved_incidents + statement.excluded.resolved_incidents
+        },
+    )
+    rows = [{"team_id": team, COUNT: n} for team, n in sorted(resolved.items())]
+    await connection.execute(statement, rows)
+    for held in list(session.identity_map.values()):
+        if isinstance(held, TeamContribution) and held.team_id in resolved:
+            session.expire(held)  # the ORM's copy no longer says what the row holds

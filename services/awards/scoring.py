@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import func, insert, update
 from sqlalchemy import select as columns
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -593,7 +594,24 @@ class Scoring:
                         }
                     )
         if suggestions:
-            await execute(session, insert(Suggestion), suggestions)
+            # Another instance may suggest the same at once: one row stays, and the rows go
+            # in key order so that two such inserts never wait for each other in a circle.
+            suggestions.sort(
+                key=lambda row: (
+                    row["subject"],
+                    str(row["subject_id"]),
+                    row["period"],
+                    row["threshold"],
+                )
+            )
+            connection = await session.connection()
+            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+            await connection.execute(
+                dialect.insert(Suggestion).on_conflict_do_nothing(
+                    index_elements=["subject", "subject_id", "period", "threshold"]
+                ),
+                suggestions,
+            )
 
     async def _total(
         self, session: AsyncSession, subject: ScoreSubject, subject_id: UUID, period: Period
