@@ -243,11 +243,7 @@ class ReadModels:
         return True
 
     async def _add_resolutions(self, session: AsyncSession, teams: list[UUID], step: int) -> None:
-        for team_id in teams:
-            contribution = await session.get(TeamContribution, team_id)
-            contribution = contribution or TeamContribution(team_id=team_id)
-            contribution.resolved_incidents = max(0, contribution.resolved_incidents + step)
-            session.add(contribution)
+        await _count_resolutions(session, Counter(dict.fromkeys(teams, step)))
 
     async def activity_logged(self, session: AsyncSession, event: ActivityLogged) -> bool:
         """Store the activity; True if it is new or newer than the copy held."""
@@ -365,9 +361,10 @@ COUNT = "resolved_incidents"
 
 
 async def _count_resolutions(session: AsyncSession, resolved: Counter[UUID]) -> None:
-    """Add to the teams' counts of resolved incidents in one statement, in team order: two
-    instances crediting the same teams lock their rows in the same order (no deadlock), and
-    neither finds the other's new row a conflict."""
+    """Add to (or take from, never below 0) the teams' counts of resolved incidents, in the
+    database, in one statement and in team order: two instances crediting the same teams at
+    once lose no count (no read-modify-write), lock the rows in the same order (no deadlock)
+    and neither finds the other's new row a conflict."""
     if not resolved:
         return
     await session.flush()  # a count changed through the ORM earlier is written first

@@ -247,3 +247,64 @@ def test_kill_9_in_the_middle_of_a_batch_loses_nothing_and_applies_nothing_twice
                 awards.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 awards.process.kill()
+
+
+def test_two_instances_in_one_group_credit_shared_teams_exactly_once_without_deadlock(
+    own_kafka: LocalKafka, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """Two awards processes share the partitions of one group and credit the same teams
+    at once: the counts are exact, and no batch falls back (a deadlock or a duplicate key
+    between the two would make it)."""
+    area = uuid.uuid4()
+    url = asyncio.run(postgres.create_database("scaled"))
+    database = Database(url)
+    instances = []
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        batches = {"ANTT_CONSUMER_BATCH_MAX": str(BATCH_MAX)}  # INFO: each batch is logged
+        instances.append(start_service("awards", own_kafka, tmp_path / name, url, batches))
+    teams = [uuid.uuid4() for _ in range(5)]
+    try:
+        for instance in instances:
+            wait_ready(instance)
+        distinct = sum(
+            asyncio.run(publish_history(own_kafka.bootstrap_servers, team, area)) for team in teams
+        )
+        deadline = time.monotonic() + 240
+        applied = 0
+        while time.monotonic() < deadline and applied < distinct:
+            time.sleep(0.5)
+            applied = database.count(
+                "SELECT count(*) FROM inbox WHERE consumer = $1 "
+                "AND event_type = 'incident_status_changed'",
+                GROUP,
+            )
+        assert applied == distinct
+        time.sleep(1)
+        for team in teams:
+            contribution = "SELECT resolved_incidents FROM teamcontribution WHERE team_id = $1"
+            assert database.count(contribution, team) == EVENTS
+        assert database.count("SELECT count(*) FROM scoreentry") == 3 * distinct
+        handled = {
+            instance.name + str(n): [
+                line for line in instance.log_lines() if line.get("event") == "event_batch_handled"
+            ]
+            for n, instance in enumerate(instances)
+        }
+        assert all(handled.values()), "both instances applied batches"
+        failed = [
+            line
+            for instance in instances
+            for line in instance.log_lines()
+            if line.get("event") in ("event_batch_failed", "event_dead_lettered")
+        ]
+        assert failed == []
+    finally:
+        for instance in instances:
+            if instance.process.poll() is None:
+                instance.process.terminate()
+        for instance in instances:
+            try:
+                instance.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                instance.process.kill()
