@@ -41,7 +41,7 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     # The relay sends up to this many rows before awaiting their acknowledgements, then
     # marks them sent in one UPDATE (an IN list of this many ids).
-    outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    outbox_batch_size: int = Field(default=2000, ge=1, le=10_000)
     # Published outbox rows are kept this long (for audits of what left), then purged;
     # Kafka's topics keep the events themselves for ever.
     outbox_keep_days: float = Field(default=7.0, ge=0)
