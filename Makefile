@@ -24,8 +24,12 @@ integration: setup postgres prometheus kcat
 	$(VENV)/bin/pytest tests/integration
 
 # Not part of `make test`: each path against a bare baseline in the same run; no timings asserted.
-bench: setup
+# Each part starts its own Kafka (and PostgreSQL) and stops it; all write benchmarks/results/latest.md.
+bench: setup postgres
 	$(VENV)/bin/python -m benchmarks.consumer
+	$(VENV)/bin/python -m benchmarks.relay
+	$(VENV)/bin/python -m benchmarks.http_intake
+	$(VENV)/bin/python -m benchmarks.latency
 	$(VENV)/bin/python -m benchmarks.reporting_statistics
 
 lint: setup

@@ -8,7 +8,8 @@ three years, with the statistics tallies the service keeps, built by the service
 bucket and upsert rules. Then it times ``ReportingService.statistics`` (the code behind
 ``GET /statistics``) for a ward over eight months, for a period with ragged edges and for
 the whole province, takes the median of several runs, checks the answer against a
-``COUNT(*)`` over the incidents, and prints both figures and their ratio. Not part of
+``COUNT(*)`` over the incidents, prints both figures and their ratio and writes the
+``reporting_statistics`` section of ``benchmarks/results/latest.md``. Not part of
 ``make test``; takes a few minutes, most of it loading the million rows.
 """
 
@@ -32,6 +33,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from benchmarks.results import BenchRow, write_section
 from services.reporting.app import DEFAULT_CATEGORY_GROUPS, Settings, create_app
 from services.reporting.models import Incident, KnownArea
 from services.reporting.service import ReportingService
@@ -269,6 +271,22 @@ async def main(small: int, large: int, workdir: Path) -> None:
         f"{large:,}: {ward_large * 1000:.1f} ms; ratio {ward_large / ward_small:.2f}[/bold] "
         f"({large // small}× the incidents)"
     )
+    bench_rows = [
+        BenchRow(
+            name,
+            "ms",
+            [at_large * 1000],
+            [at_small * 1000],
+            f"{small:,} incidents",
+            higher_is_better=False,
+        )
+        for name, (at_small, at_large) in results.items()
+    ]
+    bench_rows[0].notes.append(
+        f"each figure the median of {RUNS} runs; the baseline is the same query"
+    )
+    title = f"reporting_statistics: GET /statistics at {large:,} against {small:,} incidents"
+    console.print(f"wrote {write_section('reporting_statistics', title, bench_rows)}")
 
 
 def run() -> None:

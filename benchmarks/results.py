@@ -92,7 +92,8 @@ def write_section(name: str, title: str, rows: list[BenchRow]) -> Path:
         for line in LATEST.read_text().splitlines(keepends=True):
             if line.startswith("<!-- section: "):
                 current = line.removeprefix("<!-- section: ").split(" ", 1)[0]
-                sections[current] = ""
+                # What follows the marker on its line (its newline) belongs to the section.
+                sections[current] = line.split("-->", 1)[1] if "-->" in line else ""
             elif current is not None:
                 sections[current] += line
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
