@@ -11,12 +11,12 @@ fresh database; a ward and its team are announced on Kafka as registry would. Th
 alternating, ``--rounds`` times:
 
 - **project**, ``--incidents`` times, one after another: ``POST /incidents``, ``POST
-  /incidents/{id}/status`` to ``verified``, wait until awards has it as verified; then the
-  clock starts, ``POST …/status`` to ``resolved``, and stops when awards' row for the
+  /incidents/{id}/status`` to ``verified``, wait until awards has it as verified; then
+  ``POST …/status`` to ``resolved``, and the clock stops when awards' row for the
   incident (``trackedincident``, written in the same transaction as its inbox row and the
-  team's credit) says ``resolved``, polled every 2 ms. That path is the HTTP request,
-  reporting's transaction and outbox row, the relay, Kafka, awards' consumer and its
-  transaction;
+  team's credit) says ``resolved``, polled every 2 ms. The clock starts at the response
+  (the resolution is committed with its outbox row): the path is the relay, Kafka, awards'
+  consumer and its transaction; the POST's own time is in the notes;
 - **bare**: ``--incidents`` times, an idempotent ``acks=all`` aiokafka producer's
   ``send_and_wait`` of one record, and an aiokafka consumer's ``getmany`` until that record
   arrives.
@@ -138,9 +138,10 @@ async def resolutions(
         began = time.perf_counter()
         resolved = {"status": "resolved", "reason": "Đã giải quyết"}
         (await client.post(status_url, json=resolved)).raise_for_status()
-        posts.append(time.perf_counter() - began)
+        answered = time.perf_counter()  # the 201: from here on it is the event's journey
+        posts.append(answered - began)
         if await wait_for(probe, key, "resolved"):
-            latencies.append(time.perf_counter() - began)
+            latencies.append(time.perf_counter() - answered)
         else:
             lost += 1
     return summarise(latencies, posts, lost)
