@@ -7,12 +7,14 @@ import io
 import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from services.reporting.app import Settings, create_app
 from services.reporting.models import Activity, Incident, KnownArea, KnownTeam
+from services.reporting.statistics import local_day
 from shared.auth import Role
 from shared.db import execute
 from shared.events import (
@@ -548,7 +550,8 @@ async def test_lists_filter_page_and_export_csv_safely(reporting):
     assert await ids(category_group="drugs_social_evils") == [a2["id"]]
     assert await ids(source="camera", area_id=str(PROVINCE)) == [a2["id"]]
     assert await ids(headers=OFFICER_A, limit=2, offset=1) == [a2["id"], a1["id"]]
-    today = date.today().isoformat()
+    # A ward's day is Vietnam's: after 17:00 UTC it is tomorrow there, and a day ago is today.
+    today = local_day(datetime.now(UTC), ZoneInfo("Asia/Ho_Chi_Minh")).isoformat()
     assert await ids(headers=OFFICER_A, **{"from": today, "to": today}) == []
     hidden = await client.get("/incidents", params={"area_id": str(WARD_B)}, headers=OFFICER_A)
     assert hidden.status_code == 404
