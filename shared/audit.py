@@ -45,6 +45,8 @@ class AuditEntryPublic(SQLModel):
 class AuditTrail:
     def __init__(self, metadata: MetaData) -> None:
         self.table = audit_table(metadata)
+        # One statement, its values passed as parameters: built once, compiled once.
+        self._insert = self.table.insert()
 
     async def record(
         self,
@@ -57,16 +59,19 @@ class AuditTrail:
     ) -> None:
         await execute(
             session,
-            self.table.insert().values(
-                recorded_at=datetime.now(UTC),
-                subject=principal.subject,
-                role=principal.role.value,
-                action=action,
-                object_type=object_type,
-                object_id=str(object_id),
-                area_id=str(area_id) if area_id else None,
-                correlation_id=current_correlation_id(),
-            ),
+            self._insert,
+            [
+                {
+                    "recorded_at": datetime.now(UTC),
+                    "subject": principal.subject,
+                    "role": principal.role.value,
+                    "action": action,
+                    "object_type": object_type,
+                    "object_id": str(object_id),
+                    "area_id": str(area_id) if area_id else None,
+                    "correlation_id": current_correlation_id(),
+                }
+            ],
         )
 
     async def entries(

@@ -212,8 +212,10 @@ class Authenticator:
         return authenticated
 
 
-def current_principal(request: Request) -> Principal:
-    """The caller, as established by the route's access rule (which always runs first)."""
+async def current_principal(request: Request) -> Principal:
+    """The caller, as established by the route's access rule (which always runs first).
+    Async, though it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker
+    thread, a round trip through the thread pool on every request."""
     principal: Principal = request.state.principal
     return principal
 

@@ -21,6 +21,55 @@ def _error(status_code: int, loc: list[str], msg: str, error_type: str) -> JSONR
     )
 
 
+def parse_content_length(values: list[bytes], max_bytes: int) -> int | None:
+    """The declared length, or None when any value is malformed or they disagree (a
+    length too long to parse counts as ``max_bytes + 1``)."""
+    parsed: set[bytes] = set()
+    for value in values:
+        for part in value.split(b","):
+            digits = part.strip()
+            # bytes.isdigit() is ASCII-only and rejects signs, unlike int().
+            if not digits.isdigit():
+                return None
+            parsed.add(digits.lstrip(b"0") or b"0")
+    if len(parsed) != 1:
+        return None
+    digits = parsed.pop()
+    # int() refuses very long digit strings; any that long is over the limit anyway.
+    if len(digits) > len(str(max_bytes)):
+        return max_bytes + 1
+    return int(digits)
+
+
+def invalid_content_length() -> JSONResponse:
+    return _error(
+        400,
+        ["header", "content-length"],
+        "content-length header is not a valid byte count",
+        "invalid_content_length",
+    )
+
+
+def body_too_large(max_bytes: int) -> JSONResponse:
+    return _error(413, ["body"], f"request body larger than {max_bytes} bytes", "body_too_large")
+
+
+def nul_in_target(scope: Scope) -> bool:
+    """A NUL in the path or query string (percent-encoded or not)."""
+    return b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", "")
+
+
+def nul_in_body(body: bytes) -> bool:
+    """A NUL in a body, raw or as a JSON escape."""
+    return b"\x00" in body or b"\\u0000" in body
+
+
+def nul_refused(loc: str) -> JSONResponse:
+    """Text with NUL characters gets 422 from every database alike (PostgreSQL cannot
+    store them; SQLite would)."""
+    return _error(422, [loc], "text must not contain NUL characters", "invalid_characters")
+
+
 class BodySizeLimitMiddleware:
     """Answers 413 to HTTP requests whose body is larger than ``max_bytes``.
 
@@ -51,13 +100,7 @@ class BodySizeLimitMiddleware:
         if declared:
             length = self._parse_content_length(declared)
             if length is None:
-                response = _error(
-                    400,
-                    ["header", "content-length"],
-                    "content-length header is not a valid byte count",
-                    "invalid_content_length",
-                )
-                await response(scope, receive, send)
+                await invalid_content_length()(scope, receive, send)
                 return
             if length > self.max_bytes:
                 await self._too_large()(scope, receive, send)
@@ -97,30 +140,10 @@ class BodySizeLimitMiddleware:
         await self.app(scope, replay, send)
 
     def _parse_content_length(self, values: list[bytes]) -> int | None:
-        """The declared length, or None when any value is malformed or they disagree."""
-        parsed: set[bytes] = set()
-        for value in values:
-            for part in value.split(b","):
-                digits = part.strip()
-                # bytes.isdigit() is ASCII-only and rejects signs, unlike int().
-                if not digits.isdigit():
-                    return None
-                parsed.add(digits.lstrip(b"0") or b"0")
-        if len(parsed) != 1:
-            return None
-        digits = parsed.pop()
-        # int() refuses very long digit strings; any that long is over the limit anyway.
-        if len(digits) > len(str(self.max_bytes)):
-            return self.max_bytes + 1
-        return int(digits)
+        return parse_content_length(values, self.max_bytes)
 
     def _too_large(self) -> JSONResponse:
-        return _error(
-            413,
-            ["body"],
-            f"request body larger than {self.max_bytes} bytes",
-            "body_too_large",
-        )
+        return body_too_large(self.max_bytes)
 
 
 @dataclass
@@ -233,46 +256,3 @@ def client_key(request: Request) -> str:
     """
     # X-Forwarded-For is written by the client itself, so trusting it lets anyone pick a bucket.
     return request.client.host if request.client is not None else "unknown"
-
-
-class RejectNulMiddleware:
-    """Text with NUL characters gets 422 from every database alike (PostgreSQL cannot store
-    them; SQLite would). Sits inside BodySizeLimitMiddleware, so the body it reads is bounded."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
-            await _error(
-                422, ["query"], "text must not contain NUL characters", "invalid_characters"
-            )(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, receive, send)  # the client went away: let the app see it
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        if b"\x00" in body or b"\\u0000" in body:
-            await _error(
-                422, ["body"], "text must not contain NUL characters", "invalid_characters"
-            )(scope, receive, send)
-            return
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)

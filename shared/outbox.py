@@ -3,6 +3,7 @@ transaction; the relay publishes pending rows with the idempotent producer and m
 them sent. A crash between publish and mark re-publishes: consumers' inboxes absorb it."""
 
 import asyncio
+import contextlib
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -352,10 +353,11 @@ class OutboxRelay:
                 continue
             if result.published >= self.batch_size:
                 continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
+            # Not asyncio.wait_for: on 3.11 it swallows a cancel that lands as the wake is
+            # set, and the service's shutdown would hang on this loop.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(backoff):
+                    await self._wake.wait()
 
 
 def _aware(value: datetime) -> datetime:

@@ -4,7 +4,6 @@ its composition root and builds one of these."""
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -26,21 +25,12 @@ from shared.errors import DomainError
 from shared.events import IntegrationEvent, dead_letter_topic
 from shared.inbox import Inbox
 from shared.lag import measure_consumer_lag
-from shared.limits import (
-    BodySizeLimitMiddleware,
-    RateLimitExceededError,
-    RejectNulMiddleware,
-    rate_limit_response,
-)
-from shared.logging import (
-    CORRELATION_HEADER,
-    bind_correlation_id,
-    configure_logging,
-    get_logger,
-)
+from shared.limits import RateLimitExceededError, rate_limit_response
+from shared.logging import configure_logging, get_logger
 from shared.metrics import ConsumerLagMetrics, DeliveryMetrics, HttpMetrics, metrics_response
+from shared.middleware import ServiceMiddleware
 from shared.migrations import upgrade_to_head
-from shared.outbox import Outbox, OutboxRelay
+from shared.outbox import Outbox, OutboxRelay, wake_on_commit
 from shared.rebuild import RebuildPlan, Recompute, rebuild_plan
 from shared.settings import ServiceSettings
 
@@ -84,6 +74,8 @@ class ServiceRuntime:
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
         )
+        # Any commit that adds outbox rows (a request's, a handler's) wakes the relay at once.
+        wake_on_commit(self.sessions, self.relay.wake)
         self.consumer = EventConsumer(
             self.broker, self.sessions, self.inbox, self.metrics, settings
         )
@@ -247,28 +239,10 @@ class ServiceRuntime:
     def create_app(self, title: str, description: str, routers: Iterable[APIRouter]) -> FastAPI:
         app = FastAPI(title=title, description=description, lifespan=self.lifespan)
         app.state.runtime = self
-        # Added first, so it runs inside the size limit and reads a bounded body.
-        app.add_middleware(RejectNulMiddleware)
-        app.add_middleware(BodySizeLimitMiddleware, max_bytes=self.settings.max_body_bytes)
-
-        @app.middleware("http")
-        async def correlation(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            correlation_id = bind_correlation_id(request.headers.get(CORRELATION_HEADER))
-            started = time.perf_counter()
-            response = await call_next(request)
-            route = request.scope.get("route")
-            self.http_metrics.observe(
-                getattr(route, "path", "unmatched"),
-                request.method,
-                response.status_code,
-                time.perf_counter() - started,
-            )
-            response.headers[CORRELATION_HEADER] = correlation_id
-            if request.method != "GET" and response.status_code < 400:
-                self.relay.wake()
-            return response
+        # Correlation id, body size cap, NUL refusal and HTTP metrics, as one ASGI layer.
+        app.add_middleware(
+            ServiceMiddleware, max_bytes=self.settings.max_body_bytes, metrics=self.http_metrics
+        )
 
         @app.exception_handler(DomainError)
         async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -291,6 +265,14 @@ class ServiceRuntime:
                     },
                 )
             log.error("database_error", path=request.url.path, error_type=type(exc.orig).__name__)
+            if exc.connection_invalidated:
+                # The server dropped the connection (a restart, no pre-ping any more): the
+                # pool has let go of its connections from before, so asking again is worth it.
+                return JSONResponse(
+                    status_code=503,
+                    content={"detail": "database connection lost; try again"},
+                    headers={"Retry-After": "1"},
+                )
             return JSONResponse(status_code=500, content={"detail": "internal error"})
 
         @app.exception_handler(RateLimitExceededError)

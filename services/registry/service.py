@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from prometheus_client import CollectorRegistry, Gauge
+from sqlalchemy import bindparam
 from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -110,10 +111,23 @@ from shared.events import (
     TeamUpdated,
 )
 from shared.outbox import Outbox
-from shared.scope import AreaScope, descendants
+from shared.scope import AreaLines, AreaScope, descendants
 
 ROLE_ORDER = {TeamRole.LEADER: 0, TeamRole.DEPUTY: 1, TeamRole.MEMBER: 2}
 Loc = list[str | int]
+
+# What a team's answer reads, built once (building a statement costs more than running it).
+ACTIVE_ROSTER = (
+    select(Membership, Person)
+    .join(Person, col(Person.id) == col(Membership.person_id))
+    .where(Membership.team_id == bindparam("team_id"), col(Membership.left_on).is_(None))
+)
+COVERED_AREAS = select(TeamCoverage.area_id).where(TeamCoverage.team_id == bindparam("team_id"))
+HONOURS = (
+    select(Honour)
+    .where(Honour.recipient_id == bindparam("recipient_id"))
+    .order_by(col(Honour.granted_on), col(Honour.award_id))
+)
 
 
 @dataclass
@@ -448,14 +462,20 @@ class RegistryService:
                 f"unknown team kind {kind!r}; one of {', '.join(self.team_kinds)}", loc
             )
 
-    async def _rule(
-        self, session: AsyncSession, area_id: UUID, kind: str, chain: list[UUID] | None = None
-    ) -> EffectiveRule:
-        chain = chain or await ancestors(session, area_id)
-        province = await session.exec(
-            select(Area.code).where(col(Area.id).in_(chain), Area.level == AreaLevel.PROVINCE)
+    async def _rule(self, session: AsyncSession, area_id: UUID, kind: str) -> EffectiveRule:
+        return self._rule_on(await self.scope.lines(session, [area_id]), area_id, kind)
+
+    def _rule_on(self, lines: AreaLines, area_id: UUID, kind: str) -> EffectiveRule:
+        """The rule for a team of ``kind`` in ``area_id``, by the province above it."""
+        province = next(
+            (
+                row.code
+                for area in lines.chain(area_id)
+                if (row := lines.get(area)) is not None and row.level == AreaLevel.PROVINCE
+            ),
+            None,
         )
-        return effective_rule(self.team_rules, province.first(), kind)
+        return effective_rule(self.team_rules, province, kind)
 
     async def _coverage(
         self, session: AsyncSession, area: Area, covered: list[UUID], loc: Loc
@@ -529,19 +549,24 @@ class RegistryService:
 
     async def _apply_joins(
         self, session: AsyncSession, team: Team, chain: list[UUID], joins: Sequence[Join]
-    ) -> None:
+    ) -> list[tuple[Membership, Person]]:
+        """Add the joins' new people and their memberships; each membership with its person."""
         for join in joins:
             session.add(join.person)
         await session.flush()  # no ORM relationships: people exist before memberships
-        for join in joins:
-            session.add(
+        joined = [
+            (
                 Membership(
                     team_id=team.id,
                     person_id=join.person.id,
                     role=join.role,
                     joined_on=join.joined_on,
-                )
+                ),
+                join.person,
             )
+            for join in joins
+        ]
+        session.add_all(membership for membership, _ in joined)
         await session.flush()
         await self.tallies.present_many(
             session, self._presence(chain, team.kind, [join.person.id for join in joins], 1)
@@ -559,6 +584,7 @@ class RegistryService:
                     aggregate_version=team.version,
                 ),
             )
+        return joined
 
     async def register_team(self, command: TeamCreate, principal: Principal) -> TeamPublic:
         async with transaction(self.sessions) as session:
@@ -580,8 +606,9 @@ class RegistryService:
         joins = await self._resolve_joins(
             session, principal, area.id, command.members, today, [*loc, "members"]
         )
-        chain = await ancestors(session, area.id)
-        rule = await self._rule(session, area.id, command.kind, chain)
+        lines = await self.scope.lines(session, [area.id])
+        chain = lines.chain(area.id)
+        rule = self._rule_on(lines, area.id, command.kind)
         check_roster(rule, [self._entry(join) for join in joins], [*loc, "members"])
         decision = command.founding_decision
         team = Team(
@@ -650,12 +677,32 @@ class RegistryService:
         if team is None:
             raise not_found
         await self.scope.require(session, principal, team.area_id, not_found)
-        if active and team.status is TeamStatus.DISSOLVED:
+        if active:
+            self._check_active(team)
+        return team
+
+    async def _active_team_and_lines(
+        self, session: AsyncSession, principal: Principal, team_id: UUID
+    ) -> tuple[Team, AreaLines]:
+        """``_team(..., active=True)``, with the lines above its area read in the same
+        query as the scope check: the rules' province and the counters' areas."""
+        not_found = NotFoundError(f"team {team_id} not found", ["path", "team_id"])
+        team = await session.get(Team, team_id)
+        if team is None:
+            raise not_found
+        lines = await self.scope.lines(session, [team.area_id])
+        if not self.scope.permits(principal, lines, team.area_id):
+            raise not_found
+        self._check_active(team)
+        return team, lines
+
+    @staticmethod
+    def _check_active(team: Team) -> None:
+        if team.status is TeamStatus.DISSOLVED:
             raise ConflictError(
                 f"team {team.name!r} was dissolved on {team.dissolved_on}; it takes no changes",
                 ["path", "team_id"],
             )
-        return team
 
     async def get_team(self, team_id: UUID, principal: Principal) -> TeamPublic:
         async with self.sessions() as session:
@@ -695,17 +742,21 @@ class RegistryService:
         )
         return list(rows.all())
 
-    async def _roster_entries(
-        self, session: AsyncSession, memberships: Sequence[Membership]
-    ) -> dict[UUID, RosterEntry]:
-        entries = {}
-        for membership in memberships:
-            person = await session.get(Person, membership.person_id)
-            assert person is not None
-            entries[person.id] = RosterEntry(
+    async def _active_roster(
+        self, session: AsyncSession, team_id: UUID
+    ) -> list[tuple[Membership, Person]]:
+        """The team's current memberships with their people, in one query."""
+        rows = await session.exec(ACTIVE_ROSTER, params={"team_id": team_id})
+        return [(membership, person) for membership, person in rows.all()]
+
+    @staticmethod
+    def _roster_entries(members: Sequence[tuple[Membership, Person]]) -> dict[UUID, RosterEntry]:
+        return {
+            person.id: RosterEntry(
                 person.full_name, membership.role, person.birth_date, membership.joined_on
             )
-        return entries
+            for membership, person in members
+        }
 
     async def update_team(
         self, team_id: UUID, command: TeamUpdate, principal: Principal
@@ -723,8 +774,9 @@ class RegistryService:
             chain = await ancestors(session, team.area_id)
             if command.kind is not None and command.kind != team.kind:
                 self._check_kind(command.kind, ["body", "kind"])
-                memberships = await self._active_memberships(session, team.id)
-                roster = await self._roster_entries(session, memberships)
+                members = await self._active_roster(session, team.id)
+                memberships = [membership for membership, _ in members]
+                roster = self._roster_entries(members)
                 rule = await self._rule(session, team.area_id, command.kind)
                 check_roster(rule, list(roster.values()), ["body", "kind"])
                 await self.tallies.add(session, chain, teams_key(team.kind), -1)
@@ -852,9 +904,13 @@ class RegistryService:
         """Joins, leaves and role changes checked against the team's rules as a whole."""
         effective_on = command.effective_on or date.today()
         async with transaction(self.sessions) as session:
-            team = await self._team(session, principal, team_id, active=True)
-            current = {m.person_id: m for m in await self._active_memberships(session, team.id)}
-            roster = await self._roster_entries(session, list(current.values()))
+            team, lines = await self._active_team_and_lines(session, principal, team_id)
+            # Who serves, as the answer will show it once the change is made.
+            members = {
+                person.id: (m, person) for m, person in await self._active_roster(session, team.id)
+            }
+            current = {person_id: membership for person_id, (membership, _) in members.items()}
+            roster = self._roster_entries(list(members.values()))
             leaving: list[Membership] = []
             for index, person_id in enumerate(command.leaves):
                 membership = current.get(person_id)
@@ -897,16 +953,22 @@ class RegistryService:
                 roster[join.person.id] = self._entry(join)
             if not (leaving or promoted or joins):
                 raise RuleViolationError("nothing to change", ["body"])
-            rule = await self._rule(session, team.area_id, team.kind)
-            check_roster(rule, list(roster.values()), ["body"])
+            check_roster(
+                self._rule_on(lines, team.area_id, team.kind), list(roster.values()), ["body"]
+            )
+            # The rest of the answer, read before the first write: on SQLite a write holds
+            # the database's one write lock until the commit.
+            covered = await self._covered(session, team.id)
+            honours = await self._honours(session, team.id)
 
-            chain = await ancestors(session, team.area_id)
+            chain = lines.chain(team.area_id)
             team.version += 1
             session.add(team)
             for membership in leaving:
                 await self._end_membership(
                     session, team, chain, membership, effective_on, command.reason
                 )
+                del members[membership.person_id]
             await self.tallies.present_many(
                 session, self._presence(chain, team.kind, [m.person_id for m in leaving], -1)
             )
@@ -922,16 +984,12 @@ class RegistryService:
                     f"role changed to {role.value}",
                 )
                 await session.flush()
-                session.add(
-                    Membership(
-                        team_id=team.id,
-                        person_id=membership.person_id,
-                        role=role,
-                        joined_on=effective_on,
-                    )
+                person = members[membership.person_id][1]
+                renewed = Membership(
+                    team_id=team.id, person_id=person.id, role=role, joined_on=effective_on
                 )
-                person = await session.get(Person, membership.person_id)
-                assert person is not None
+                session.add(renewed)
+                members[person.id] = (renewed, person)
                 await self.outbox.add(
                     session,
                     MemberJoined(
@@ -944,13 +1002,13 @@ class RegistryService:
                         aggregate_version=team.version,
                     ),
                 )
-            await self._apply_joins(session, team, chain, joins)
+            for membership, person in await self._apply_joins(session, team, chain, joins):
+                members[person.id] = (membership, person)
             await self.audit.record(
                 session, principal, "change_roster", "team", team.id, team.area_id
             )
-            await session.flush()
-            public = await self._team_public(session, team)
-        return public
+        # Built from what this change read and wrote: no reading back after the writes.
+        return self._team_view(team, list(members.values()), covered, honours)
 
     async def add_member(
         self, team_id: UUID, command: MemberIn, principal: Principal
@@ -996,9 +1054,7 @@ class RegistryService:
             return [self._member_public(m, p) for m, p in rows.all()]
 
     async def _covered(self, session: AsyncSession, team_id: UUID) -> list[UUID]:
-        rows = await session.exec(
-            select(TeamCoverage.area_id).where(TeamCoverage.team_id == team_id)
-        )
+        rows = await session.exec(COVERED_AREAS, params={"team_id": team_id})
         return sorted(rows.all(), key=str)
 
     @staticmethod
@@ -1013,11 +1069,7 @@ class RegistryService:
         )
 
     async def _honours(self, session: AsyncSession, recipient_id: UUID) -> list[HonourPublic]:
-        honours = await session.exec(
-            select(Honour)
-            .where(Honour.recipient_id == recipient_id)
-            .order_by(col(Honour.granted_on), col(Honour.award_id))
-        )
+        honours = await session.exec(HONOURS, params={"recipient_id": recipient_id})
         return [
             HonourPublic(
                 **honour.model_dump(),
@@ -1027,21 +1079,31 @@ class RegistryService:
         ]
 
     async def _team_public(self, session: AsyncSession, team: Team) -> TeamPublic:
-        members = await session.exec(
-            select(Membership, Person)
-            .join(Person, col(Person.id) == col(Membership.person_id))
-            .where(Membership.team_id == team.id, col(Membership.left_on).is_(None))
+        return self._team_view(
+            team,
+            await self._active_roster(session, team.id),
+            await self._covered(session, team.id),
+            await self._honours(session, team.id),
         )
+
+    def _team_view(
+        self,
+        team: Team,
+        members: Sequence[tuple[Membership, Person]],
+        covered: list[UUID],
+        honours: list[HonourPublic],
+    ) -> TeamPublic:
+        """A team with its current members (by role, then name), coverage and honours."""
         roster = sorted(
-            members.all(), key=lambda row: (ROLE_ORDER[row[0].role], row[1].full_name, row[1].id)
+            members, key=lambda row: (ROLE_ORDER[row[0].role], row[1].full_name, row[1].id)
         )
         decision = self._decision_event(team)
         return TeamPublic(
             **team.model_dump(exclude={"created_at"}),
-            covered_area_ids=await self._covered(session, team.id),
+            covered_area_ids=covered,
             founding_decision=FoundingDecisionPublic.model_validate(decision) if decision else None,
             members=[self._member_public(m, p) for m, p in roster],
-            honours=await self._honours(session, team.id),
+            honours=honours,
         )
 
     # --- initiatives ------------------------------------------------------------------

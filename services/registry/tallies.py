@@ -29,6 +29,7 @@ from services.registry.models import (
     TeamStatus,
 )
 from shared.db import execute
+from shared.scope import area_lines
 
 EVERY_KIND = "*"
 CAMERAS = "cameras"
@@ -44,17 +45,45 @@ def members_key(kind: str) -> str:
 
 
 async def ancestors(session: AsyncSession, area_id: UUID | None) -> list[UUID]:
-    """The area and every area above it, nearest first."""
-    chain: list[UUID] = []
-    while area_id is not None and area_id not in chain:
-        chain.append(area_id)
-        area_id = (await session.exec(select(Area.parent_id).where(Area.id == area_id))).first()
-    return chain
+    """The area and every area above it, nearest first (one query)."""
+    if area_id is None:
+        return []
+    return (await area_lines(session, Area, [area_id])).chain(area_id)
 
 
 def _insert(session: AsyncSession) -> Any:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+# The two upserts, built once per dialect (building one costs more than running it).
+_UPSERTS: dict[tuple[Any, str], Any] = {}
+
+
+def _tally_upsert(session: AsyncSession) -> Any:
+    insert = _insert(session)
+    statement = _UPSERTS.get((insert, "tally"))
+    if statement is None:
+        table = AreaTally.__table__  # type: ignore[attr-defined]
+        statement = insert(table)
+        statement = _UPSERTS[(insert, "tally")] = statement.on_conflict_do_update(
+            index_elements=["area_id", "key"],
+            set_={"value": table.c.value + statement.excluded.value},
+        )
+    return statement
+
+
+def _presence_upsert(session: AsyncSession) -> Any:
+    insert = _insert(session)
+    statement = _UPSERTS.get((insert, "presence"))
+    if statement is None:
+        table = AreaPresence.__table__  # type: ignore[attr-defined]
+        statement = insert(table)
+        statement = _UPSERTS[(insert, "presence")] = statement.on_conflict_do_update(
+            index_elements=["area_id", "key", "person_id"],
+            set_={"memberships": table.c.memberships + statement.excluded.memberships},
+        ).returning(table.c.area_id, table.c.key, table.c.person_id, table.c.memberships)
+    return statement
 
 
 PresenceChange = tuple[UUID, str, UUID]  # area, key, person
@@ -76,16 +105,7 @@ class Tallies:
         ]
         if not rows:
             return
-        table = AreaTally.__table__  # type: ignore[attr-defined]
-        statement = _insert(session)(table)
-        await execute(
-            session,
-            statement.on_conflict_do_update(
-                index_elements=["area_id", "key"],
-                set_={"value": table.c.value + statement.excluded.value},
-            ),
-            rows,
-        )
+        await execute(session, _tally_upsert(session), rows)
 
     async def present(
         self,
@@ -122,15 +142,7 @@ class Tallies:
         if not rows:
             return
         table = AreaPresence.__table__  # type: ignore[attr-defined]
-        statement = _insert(session)(table)
-        result = await execute(
-            session,
-            statement.on_conflict_do_update(
-                index_elements=["area_id", "key", "person_id"],
-                set_={"memberships": table.c.memberships + statement.excluded.memberships},
-            ).returning(table.c.area_id, table.c.key, table.c.person_id, table.c.memberships),
-            rows,
-        )
+        result = await execute(session, _presence_upsert(session), rows)
         distinct: dict[tuple[UUID, str], int] = defaultdict(int)
         emptied: set[UUID] = set()
         for row in result.all():

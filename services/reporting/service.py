@@ -12,7 +12,8 @@ from uuid import UUID
 
 from cryptography.fernet import Fernet, MultiFernet
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, bindparam, or_
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,6 +42,7 @@ from services.reporting.models import (
     KnownTeam,
     MeasurePublic,
     Period,
+    ReportingTable,
     Statistics,
     StatusChangeCreate,
     StatusChangePublic,
@@ -53,7 +55,7 @@ from services.reporting.models import (
 )
 from shared.audit import AuditTrail
 from shared.auth import Principal, Role
-from shared.db import SessionFactory, transaction
+from shared.db import SessionFactory, execute, transaction
 from shared.errors import ConflictError, NotFoundError, RuleViolationError, UnknownReferenceError
 from shared.events import (
     ActivityLogged,
@@ -78,7 +80,7 @@ from shared.read_models import (
     is_known,
     set_parent_if_newer,
 )
-from shared.scope import AreaScope, descendants
+from shared.scope import AreaLines, AreaScope, descendants
 
 # Who the audit trail names for an anonymous tip: never the informant.
 Item = TypeVar("Item")
@@ -101,6 +103,33 @@ ALLOWED_TRANSITIONS: dict[IncidentStatus, tuple[IncidentStatus, ...]] = {
     IncidentStatus.DISMISSED: (),
 }
 
+
+# Built once (on a write path, building a statement costs more than running it); a Core
+# query of columns: ORM objects cost more to load than the query takes.
+_TEAM = KnownTeam.__table__  # type: ignore[attr-defined]
+TEAMS_BY_ID = core_select(_TEAM.c.id, _TEAM.c.area_id, _TEAM.c.status, _TEAM.c.version).where(
+    _TEAM.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+async def insert_new(session: AsyncSession, *records: ReportingTable) -> None:
+    """Insert new records of one table in one statement, without the session's unit of
+    work (which costs more than the inserts on the intake paths): the records stay
+    outside the session, as they were built. Nothing is flushed in between, so insert
+    a record before the ones that refer to it."""
+    if not records:
+        return
+    table = type(records[0]).__table__  # type: ignore[attr-defined]
+    insert = _INSERTS.get(table.name)
+    if insert is None:
+        insert = _INSERTS[table.name] = table.insert()
+    names = [column.key for column in table.columns]
+    await execute(
+        session, insert, [{name: getattr(record, name) for name in names} for record in records]
+    )
+
+
+_INSERTS: dict[str, Any] = {}
 
 TIP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
 
@@ -322,13 +351,36 @@ class ReportingService:
             )
         return group
 
-    async def _place(
-        self, session: AsyncSession, area_id: UUID, allowed: set[UUID] | None
-    ) -> KnownArea:
+    async def _references(
+        self,
+        session: AsyncSession,
+        area_id: UUID,
+        team_ids: list[UUID],
+        incident_id: UUID | None = None,
+    ) -> tuple[AreaLines, dict[UUID, Any], Incident | None]:
+        """What a new record names, read before anything is written: its teams (one
+        query), the incident it is linked to, and the lines above every area among them
+        (one query), from which scope, level and the statistics' roll-up are answered."""
+        teams: dict[UUID, Any] = {}
+        if team_ids:
+            rows = await execute(session, TEAMS_BY_ID, [{"ids": team_ids}])
+            teams = {team.id: team for team in rows.all()}
+        incident = await session.get(Incident, incident_id) if incident_id is not None else None
+        lines = await self.scope.lines(
+            session,
+            [
+                area_id,
+                *(team.area_id for team in teams.values()),
+                incident.area_id if incident is not None else None,
+            ],
+        )
+        return lines, teams, incident
+
+    def _place(self, lines: AreaLines, area_id: UUID, principal: Principal) -> Any:
         """The area a new record names: known, in the caller's scope, of a level that
         records are kept at (a ward, commune or residential group by default)."""
-        area = await session.get(KnownArea, area_id)
-        if not is_known(area) or (allowed is not None and area.id not in allowed):
+        area = lines.get(area_id)
+        if not is_known(area) or not self.scope.permits(principal, lines, area_id):
             raise UnknownReferenceError(f"unknown area {area_id}", ["body", "area_id"])
         levels = self.catalogue.area_levels
         if area.level not in levels:
@@ -339,13 +391,17 @@ class ReportingService:
             )
         return area
 
-    async def _teams(
-        self, session: AsyncSession, team_ids: list[UUID], allowed: set[UUID] | None
+    def _teams(
+        self,
+        team_ids: list[UUID],
+        teams: dict[UUID, Any],
+        lines: AreaLines,
+        principal: Principal,
     ) -> list[UUID]:
         team_ids = list(dict.fromkeys(team_ids))
         for index, team_id in enumerate(team_ids):
-            team = await session.get(KnownTeam, team_id)
-            if not is_known(team) or (allowed is not None and team.area_id not in allowed):
+            team = teams.get(team_id)
+            if not is_known(team) or not self.scope.permits(principal, lines, team.area_id):
                 raise UnknownReferenceError(f"unknown team {team_id}", ["body", "team_ids", index])
             if team.status != TeamStatus.ACTIVE:
                 raise UnknownReferenceError(
@@ -374,30 +430,43 @@ class ReportingService:
     ) -> IncidentPublic:
         group = self._check_category(command.category)
         async with transaction(self.sessions) as session:
-            allowed = await self.scope.area_ids(session, principal)
-            await self._place(session, command.area_id, allowed)
-            team_ids = await self._teams(session, command.team_ids, allowed)
+            lines, teams, _ = await self._references(session, command.area_id, command.team_ids)
+            self._place(lines, command.area_id, principal)
+            team_ids = self._teams(command.team_ids, teams, lines, principal)
             incident = Incident(
                 **command.model_dump(exclude={"team_ids", "reported_at"}),
                 category_group=group,
                 reported_at=command.reported_at or utcnow(),
             )
-            await self._record_incident(session, incident, team_ids)
+            await self._record_incident(
+                session, incident, team_ids, lines.chain(incident.area_id, statistics.MAX_DEPTH)
+            )
             await self.audit.record(
                 session, principal, "report_incident", "incident", incident.id, incident.area_id
             )
-            public = await self._incident_public(session, incident)
         self.metrics.reported.labels(category_group=group).inc()
-        return public
+        # Built from what was just written: a new incident has no history, link or
+        # duplicates yet, and its teams are the ones credited (as ``_team_ids`` orders them).
+        return IncidentPublic(
+            **incident.model_dump(),
+            team_ids=sorted(team_ids),
+            history=[],
+            link=None,
+            duplicates=[],
+        )
 
     async def _record_incident(
-        self, session: AsyncSession, incident: Incident, team_ids: list[UUID]
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        team_ids: list[UUID],
+        areas: list[UUID],
     ) -> Incident:
-        session.add(incident)
-        await session.flush()
-        for team_id in team_ids:
-            session.add(IncidentTeam(incident_id=incident.id, team_id=team_id))
-        await self._count(session, incident, incident.status, +1)
+        await insert_new(session, incident)
+        await insert_new(
+            session, *(IncidentTeam(incident_id=incident.id, team_id=team) for team in team_ids)
+        )
+        await self._count(session, incident, incident.status, +1, areas)
         await self.outbox.add(
             session,
             IncidentReported(
@@ -417,11 +486,17 @@ class ReportingService:
         return incident
 
     async def _count(
-        self, session: AsyncSession, incident: Incident, status: str, delta: int
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        status: str,
+        delta: int,
+        areas: list[UUID],
     ) -> None:
+        """Count ``incident`` in ``areas``: its area and those above it."""
         await statistics.add_incident(
             session,
-            areas=await statistics.ancestors(session, incident.area_id),
+            areas=areas,
             day=statistics.local_day(incident.occurred_at, self.catalogue.zone),
             category_group=incident.category_group,
             category=incident.category,
@@ -457,8 +532,9 @@ class ReportingService:
                 changed_by=principal.subject,
                 changed_at=utcnow(),
             )
-            await self._count(session, incident, incident.status, -1)
-            await self._count(session, incident, command.status, +1)
+            areas = await statistics.ancestors(session, incident.area_id)
+            await self._count(session, incident, incident.status, -1, areas)
+            await self._count(session, incident, command.status, +1, areas)
             incident.status = command.status
             incident.version += 1
             session.add(incident)
@@ -528,8 +604,9 @@ class ReportingService:
                     "it cannot become a duplicate itself",
                     ["path", "incident_id"],
                 )
-            await self._count(session, incident, incident.status, -1)
-            await self._count(session, incident, statistics.DUPLICATE, +1)
+            areas = await statistics.ancestors(session, incident.area_id)
+            await self._count(session, incident, incident.status, -1, areas)
+            await self._count(session, incident, statistics.DUPLICATE, +1, areas)
             incident.duplicate_of = original.id
             incident.version += 1
             session.add(incident)
@@ -701,32 +778,36 @@ class ReportingService:
     async def log_activity(self, command: ActivityCreate, principal: Principal) -> ActivityPublic:
         measures = self._check_activity(command)
         async with transaction(self.sessions) as session:
-            allowed = await self.scope.area_ids(session, principal)
-            await self._place(session, command.area_id, allowed)
+            lines, teams, incident = await self._references(
+                session, command.area_id, command.team_ids, command.incident_id
+            )
+            self._place(lines, command.area_id, principal)
             if command.incident_id is not None:
-                incident = await session.get(Incident, command.incident_id)
-                if incident is None or (allowed is not None and incident.area_id not in allowed):
+                if incident is None or not self.scope.permits(principal, lines, incident.area_id):
                     raise UnknownReferenceError(
                         f"unknown incident {command.incident_id}", ["body", "incident_id"]
                     )
-            team_ids = await self._teams(session, command.team_ids, allowed)
+            team_ids = self._teams(command.team_ids, teams, lines, principal)
             activity = Activity(
                 **command.model_dump(exclude={"measures", "team_ids"}),
                 recorded_by=principal.subject,
             )
-            session.add(activity)
-            await session.flush()
-            for item, unit, milli in measures:
-                session.add(
+            await insert_new(session, activity)
+            await insert_new(
+                session,
+                *(
                     ActivityMeasureRow(
                         activity_id=activity.id, item=item, unit=unit, quantity_milli=milli
                     )
-                )
-            for team_id in team_ids:
-                session.add(ActivityTeam(activity_id=activity.id, team_id=team_id))
+                    for item, unit, milli in measures
+                ),
+            )
+            await insert_new(
+                session, *(ActivityTeam(activity_id=activity.id, team_id=team) for team in team_ids)
+            )
             await statistics.add_activity(
                 session,
-                areas=await statistics.ancestors(session, activity.area_id),
+                areas=lines.chain(activity.area_id, statistics.MAX_DEPTH),
                 day=activity.occurred_on,
                 activity_type=activity.activity_type,
                 outcome=activity.outcome,
@@ -752,9 +833,16 @@ class ReportingService:
             await self.audit.record(
                 session, principal, "log_activity", "activity", activity.id, activity.area_id
             )
-            public = (await self._activity_items(session, [activity]))[0]
         self.metrics.activities.labels(activity_type=activity.activity_type).inc()
-        return public
+        # Built from what was just written, ordered as ``_activity_items`` orders them.
+        return self._activity_public(
+            activity,
+            [
+                MeasurePublic(item=item, unit=unit, quantity=statistics.from_milli(milli))
+                for item, unit, milli in measures
+            ],
+            team_ids,
+        )
 
     async def get_activity(self, activity_id: UUID, principal: Principal) -> ActivityPublic:
         not_found = NotFoundError(f"activity {activity_id} not found", ["path", "activity_id"])
@@ -861,11 +949,20 @@ class ReportingService:
             for link in links.all():
                 teams[link.activity_id].append(link.team_id)
         return [
-            ActivityPublic(
-                **activity.model_dump(), measures=measures[activity.id], team_ids=teams[activity.id]
-            )
+            self._activity_public(activity, measures[activity.id], teams[activity.id])
             for activity in activities
         ]
+
+    @staticmethod
+    def _activity_public(
+        activity: Activity, measures: list[MeasurePublic], team_ids: list[UUID]
+    ) -> ActivityPublic:
+        """Measures by item and unit, teams by id, whichever database sorted them (or none)."""
+        return ActivityPublic(
+            **activity.model_dump(),
+            measures=sorted(measures, key=lambda measure: (measure.item, measure.unit)),
+            team_ids=sorted(team_ids),
+        )
 
     # --- statistics -----------------------------------------------------------------------
 
@@ -913,7 +1010,8 @@ class ReportingService:
         group = self._check_category(command.category)
         secret = secrets.token_urlsafe(18)
         async with transaction(self.sessions) as session:
-            await self._place(session, command.area_id, None)
+            lines = await self.scope.lines(session, [command.area_id])
+            self._place(lines, command.area_id, ANONYMOUS_INFORMANT)
             incident = await self._record_incident(
                 session,
                 Incident(
@@ -925,6 +1023,7 @@ class ReportingService:
                     occurred_at=command.occurred_at,
                 ),
                 [],
+                lines.chain(command.area_id, statistics.MAX_DEPTH),
             )
             informant = command.informant
             tip = TipOff(

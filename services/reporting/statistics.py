@@ -46,6 +46,7 @@ from services.reporting.models import (
 )
 from shared.db import execute
 from shared.events import IncidentStatus
+from shared.scope import area_lines
 
 DAY, MONTH = "day", "month"
 # Tally status of an incident linked as a duplicate: counted apart, in no other figure.
@@ -127,30 +128,47 @@ def to_milli(quantity: Decimal) -> int:
 
 
 async def _add(
-    session: AsyncSession, table: Table, keys: dict[str, Any], column: str, delta: int
+    session: AsyncSession, table: Table, names: Sequence[str], column: str, rows: list[tuple]
 ) -> None:
-    """Add ``delta`` to one tally row, creating it if missing, atomically on either database."""
+    """Add each row's last value to the ``column`` of the tally row keyed by its others
+    (``names``), creating rows that are missing: one batched upsert, atomic on either
+    database. Rows with the same key are summed first (one statement may not touch a row
+    twice on PostgreSQL)."""
+    deltas: dict[tuple, int] = {}
+    for *keys, delta in rows:
+        deltas[tuple(keys)] = deltas.get(tuple(keys), 0) + delta
+    if not deltas:
+        return
     connection = await session.connection()
-    insert: Any = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).values(**keys, **{column: delta})
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys), set_={column: table.c[column] + delta}
+    key = (connection.dialect.name, table.name, tuple(names), column)
+    statement = _UPSERTS.get(key)
+    if statement is None:
+        insert: Any = postgresql_insert if key[0] == "postgresql" else sqlite_insert
+        statement = insert(table)
+        statement = _UPSERTS[key] = statement.on_conflict_do_update(
+            index_elements=list(names),
+            set_={column: table.c[column] + statement.excluded[column]},
+        )
+    await execute(
+        session,
+        statement,
+        [{**dict(zip(names, keys, strict=True)), column: delta} for keys, delta in deltas.items()],
     )
-    await execute(session, statement)
+
+
+# Built once per database, table and key: building costs more than running them.
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], str], Any] = {}
 
 
 MAX_DEPTH = 12  # province → … → residential group is 4 deep; a faulty feed stops here
 
 
 async def ancestors(session: AsyncSession, area_id: UUID | None) -> list[UUID]:
-    """The area and the areas above it, nearest first, as far as the read model knows."""
-    chain: list[UUID] = []
-    current = area_id
-    while current is not None and current not in chain and len(chain) < MAX_DEPTH:
-        chain.append(current)
-        area = await session.get(KnownArea, current)
-        current = area.parent_id if area is not None else None
-    return chain
+    """The area and the areas above it, nearest first, as far as the read model knows
+    (one query)."""
+    if area_id is None:
+        return []
+    return (await area_lines(session, KnownArea, [area_id])).chain(area_id, MAX_DEPTH)
 
 
 TALLIES: tuple[tuple[Any, str], ...] = (
@@ -173,17 +191,13 @@ async def add_incident(
     """Count an incident (``delta`` +1 or −1) in each of ``areas`` (its area and those
     above it), in its day and its month."""
     table: Table = IncidentTally.__table__  # type: ignore[attr-defined]
-    for area_id in areas:
-        for span, bucket in buckets(day):
-            keys = {
-                "area_id": area_id,
-                "span": span,
-                "bucket": bucket,
-                "category_group": category_group,
-                "category": category,
-                "status": status,
-            }
-            await _add(session, table, keys, "incidents", delta)
+    names = ("area_id", "span", "bucket", "category_group", "category", "status")
+    rows = [
+        (area_id, span, bucket, category_group, category, status, delta)
+        for area_id in areas
+        for span, bucket in buckets(day)
+    ]
+    await _add(session, table, names, "incidents", rows)
 
 
 async def add_activity(
@@ -198,18 +212,25 @@ async def add_activity(
     activities: Table = ActivityTally.__table__  # type: ignore[attr-defined]
     quantities: Table = MeasureTally.__table__  # type: ignore[attr-defined]
     measures = list(measures)
-    for area_id in areas:
-        for span, bucket in buckets(day):
-            where = {
-                "area_id": area_id,
-                "span": span,
-                "bucket": bucket,
-                "activity_type": activity_type,
-            }
-            await _add(session, activities, {**where, "outcome": outcome or ""}, "activities", 1)
-            for item, unit, milli in measures:
-                keys = {**where, "item": item, "unit": unit}
-                await _add(session, quantities, keys, "quantity_milli", milli)
+    places = [(area_id, span, bucket) for area_id in areas for span, bucket in buckets(day)]
+    await _add(
+        session,
+        activities,
+        ("area_id", "span", "bucket", "activity_type", "outcome"),
+        "activities",
+        [(*place, activity_type, outcome or "", 1) for place in places],
+    )
+    await _add(
+        session,
+        quantities,
+        ("area_id", "span", "bucket", "activity_type", "item", "unit"),
+        "quantity_milli",
+        [
+            (*place, activity_type, item, unit, milli)
+            for place in places
+            for item, unit, milli in measures
+        ],
+    )
 
 
 async def _shift(session: AsyncSession, source: UUID, target: UUID, sign: int) -> None:
