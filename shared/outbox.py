@@ -72,23 +72,22 @@ class Outbox:
     def __init__(self, metadata: MetaData, source: str) -> None:
         self.source = source
         self.table = outbox_table(metadata)
+        self._insert = self.table.insert()  # built once; each row's values are parameters
 
     async def add(self, session: AsyncSession, event: IntegrationEvent) -> str:
         """Stage ``event`` in the caller's transaction; it is published only if that commits."""
         event_id = str(uuid.uuid4())
-        await execute(
-            session,
-            self.table.insert().values(
-                event_id=event_id,
-                topic=event.topic,
-                event_type=event.event_type,
-                message_key=event.subject,
-                payload=event.model_dump_json(),
-                correlation_id=current_correlation_id(),
-                created_at=utcnow(),
-                attempts=0,
-            ),
-        )
+        row = {
+            "event_id": event_id,
+            "topic": event.topic,
+            "event_type": event.event_type,
+            "message_key": event.subject,
+            "payload": event.model_dump_json(),
+            "correlation_id": current_correlation_id(),
+            "created_at": utcnow(),
+            "attempts": 0,
+        }
+        await execute(session, self._insert, [row])
         session.info[ROWS_ADDED] = True  # wake_on_commit: publish when this commits
         return event_id
 
