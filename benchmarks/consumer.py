@@ -74,7 +74,7 @@ from benchmarks.harness import (
     start_service,
     wait_group_members,
 )
-from benchmarks.results import BenchRow, print_rows, write_section
+from benchmarks.results import BenchRow, finish
 from shared.events import (
     AreaLevel,
     AreaRegistered,
@@ -555,9 +555,7 @@ def cli() -> None:
         f"consumer: awards against a bare read, {arguments.events:,} events, "
         f"{arguments.rounds} rounds, medians"
     )
-    print_rows(title, rows, console)
-    path = write_section("consumer", title, rows)
-    console.print(f"wrote {path} ({time.perf_counter() - began:.0f} s in all)")
+    finish("consumer", title, rows, began, console)
 
 
 if __name__ == "__main__":

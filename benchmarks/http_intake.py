@@ -44,7 +44,7 @@ from benchmarks.harness import (
     start_bare_app,
     start_service,
 )
-from benchmarks.results import BenchRow, print_rows, write_section
+from benchmarks.results import BenchRow, finish
 
 NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
@@ -264,9 +264,7 @@ def cli() -> None:
         f"http_intake: POST /incidents against a bare app, {arguments.requests:,} requests, "
         f"{arguments.connections} connections, {arguments.rounds} rounds, medians"
     )
-    print_rows(title, rows, console)
-    path = write_section("http_intake", title, rows)
-    console.print(f"wrote {path} ({time.perf_counter() - began:.0f} s in all)")
+    finish("http_intake", title, rows, began, console)
 
 
 if __name__ == "__main__":

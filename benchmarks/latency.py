@@ -51,7 +51,7 @@ from benchmarks.harness import (
     run,
     start_service,
 )
-from benchmarks.results import BenchRow, print_rows, write_section
+from benchmarks.results import BenchRow, finish
 
 NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 BARE_TOPIC = "benchmark.latency"
@@ -248,9 +248,7 @@ def cli() -> None:
         f"latency: incident resolved → applied in awards against a bare hop, "
         f"{arguments.incidents} incidents, {arguments.rounds} rounds, medians"
     )
-    print_rows(title, rows, console)
-    path = write_section("latency", title, rows)
-    console.print(f"wrote {path} ({time.perf_counter() - began:.0f} s in all)")
+    finish("latency", title, rows, began, console)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from sqlalchemy import MetaData, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from benchmarks.harness import Infrastructure, Record, console, create_topics, run
-from benchmarks.results import BenchRow, print_rows, write_section
+from benchmarks.results import BenchRow, finish
 from shared.bus import create_broker
 from shared.cloudevents import build_headers
 from shared.db import create_engine, create_session_factory, execute
@@ -310,9 +310,7 @@ def cli() -> None:
         f"relay: outbox to Kafka against a bare producer, {arguments.rows:,} rows, "
         f"{arguments.rounds} rounds, medians"
     )
-    print_rows(title, rows, console)
-    path = write_section("relay", title, rows)
-    console.print(f"wrote {path} ({time.perf_counter() - began:.0f} s in all)")
+    finish("relay", title, rows, began, console)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 table ``make bench`` prints and writes to ``benchmarks/results/latest.md``."""
 
 import statistics as stats
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,3 +103,10 @@ def write_section(name: str, title: str, rows: list[BenchRow]) -> Path:
     body += "".join(f"<!-- section: {key} -->{text}" for key, text in sorted(sections.items()))
     LATEST.write_text(body)
     return LATEST
+
+
+def finish(name: str, title: str, rows: list[BenchRow], began: float, console: Console) -> None:
+    """Print a benchmark's table and write its section of latest.md."""
+    print_rows(title, rows, console)
+    path = write_section(name, title, rows)
+    console.print(f"wrote {path} ({time.perf_counter() - began:.0f} s in all)")
