@@ -249,17 +249,12 @@ class EventConsumer:
             "parser": _keep_raw_batch,
             "decoder": _no_decoding,
             "title": f"{group_id}:{topic}",
+            "batch": True,
+            "max_records": self.batch_max,
+            "batch_timeout_ms": self.batch_wait_ms,
         }
         ack = AckPolicy.ACK
-        self.broker.subscriber(
-            topic,
-            group_id=group_id,
-            ack_policy=ack,
-            batch=True,
-            max_records=self.batch_max,
-            batch_timeout_ms=self.batch_wait_ms,
-            **options,
-        )(consume)
+        self.broker.subscriber(topic, group_id=group_id, ack_policy=ack, **options)(consume)
 
     def decode(self, topic: str, record: Any) -> tuple[Envelope, IntegrationEvent] | None:
         """The record as an event of ``topic``; None for a type this service does not
