@@ -3,6 +3,7 @@ to an event (consumer group, ack after the database commit, inbox, retries, dead
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -324,6 +325,10 @@ class EventConsumer:
                 await self._apply_alone(Retry(deliveries[0], 1, exc), topic, group_id)
                 return
         else:
+            applied_ms = time.time() * 1000  # records carry their send time in milliseconds
+            age = self.metrics.event_age.labels(topic=topic)
+            for delivery in fresh:
+                age.observe(max(0.0, applied_ms - delivery.record.timestamp) / 1000)
             # One line a batch; its correlation ids lead back to the requests that caused it.
             log.info(
                 "event_batch_handled",

@@ -4,6 +4,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
+# From a millisecond (a hop on one machine) to a minute (a broker outage).
+DELAY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
 
 class DeliveryMetrics:
     """Outbox, inbox and dead-letter figures every service reports alike."""
@@ -53,6 +56,19 @@ class DeliveryMetrics:
             "Events a consumer applied in one transaction and one offset commit",
             ["topic"],
             buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000),
+            registry=registry,
+        )
+        self.event_age = Histogram(
+            "antt_consumer_event_age_seconds",
+            "From a record's Kafka timestamp (the relay sent it) to the commit that applied it",
+            ["topic"],
+            buckets=DELAY_BUCKETS,
+            registry=registry,
+        )
+        self.outbox_delay = Histogram(
+            "antt_outbox_publish_delay_seconds",
+            "From an outbox row's writing to Kafka's acknowledgement of its record",
+            buckets=DELAY_BUCKETS,
             registry=registry,
         )
         self.batch_failures = Counter(

@@ -247,6 +247,7 @@ class OutboxRelay:
             await session.commit()
         for row in acknowledged:
             self.metrics.relay_published.labels(topic=row["topic"]).inc()
+            self.metrics.outbox_delay.observe((now - _aware(row["created_at"])).total_seconds())
         for row, error in failures:
             self.metrics.relay_failures.inc()
             log.warning("outbox_publish_failed", topic=row["topic"], error=str(error))

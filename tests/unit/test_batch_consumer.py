@@ -102,6 +102,12 @@ async def test_a_batch_is_claimed_in_one_statement_and_committed_once(database_u
         metrics = (await client.get("/metrics")).text
         assert 'antt_consumer_batch_events_count{topic="reporting.incident"} 1.0' in metrics
         assert 'antt_consumer_batch_events_sum{topic="reporting.incident"} 40.0' in metrics
+        # how old each event was when applied: from its record's timestamp to the commit
+        assert 'antt_consumer_event_age_seconds_count{topic="reporting.incident"} 40.0' in metrics
+        assert (
+            'antt_consumer_event_age_seconds_bucket{le="60.0",topic="reporting.incident"} 40.0'
+            in metrics
+        )
 
 
 async def test_a_record_twice_in_a_batch_and_a_batch_read_again_count_once(database_url):

@@ -507,6 +507,9 @@ async def test_a_commit_that_adds_outbox_rows_wakes_the_relay(database_url):
             await add_to_outbox(runtime, award(n))  # a plain session: no HTTP request
             await eventually(nothing_pending, within=5)
             await asyncio.sleep(0.1)
+        # each row's wait from its writing to Kafka's acknowledgement is measured
+        exposed = generate_latest(runtime.registry).decode()
+        assert "antt_outbox_publish_delay_seconds_count 2.0" in exposed
 
 
 async def test_only_a_committed_transaction_that_added_outbox_rows_wakes(database_url):
