@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.harness import (
     Infrastructure,
@@ -178,11 +179,47 @@ async def one_database(
                     f"(the POST alone p50 {project[-1].post_p50_ms:.1f} ms); bare hop p50 "
                     f"{baseline[-1].p50_ms:.2f} ms, p99 {baseline[-1].p99_ms:.2f} ms"
                 )
+        # Where the time went, as the services measure it themselves (every event of the run).
+        relay = await histogram_mean(reporting.url, "antt_outbox_publish_delay_seconds")
+        age = await histogram_mean(
+            awards.url, "antt_consumer_event_age_seconds", topic="reporting.incident"
+        )
+        handling = await histogram_mean(
+            awards.url,
+            "faststream_received_processed_messages_duration_seconds",
+            handler="reporting.incident",
+        )
+        BREAKDOWN[kind] = (
+            f"as the services measure it, on average: outbox row written → Kafka acknowledged "
+            f"{relay * 1000:.1f} ms (reporting's relay); record sent → applied and committed "
+            f"{age * 1000:.1f} ms (awards), of which the batch's handling and commit "
+            f"{handling * 1000:.1f} ms"
+        )
+        console.print(f"  {BREAKDOWN[kind]}")
     finally:
         await probe.close()
         reporting.stop()
         awards.stop()
     return project, baseline
+
+
+BREAKDOWN: dict[str, str] = {}
+
+
+async def histogram_mean(url: str, name: str, **labels: str) -> float:
+    """The mean of a histogram on a service's /metrics, over the series with ``labels``."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        text = (await client.get(f"{url}/metrics")).text
+    total = count = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if any(sample.labels.get(key) != value for key, value in labels.items()):
+                continue
+            if sample.name == f"{name}_sum":
+                total += sample.value
+            elif sample.name == f"{name}_count":
+                count += sample.value
+    return total / count if count else 0.0
 
 
 async def main(arguments: argparse.Namespace) -> list[BenchRow]:
@@ -203,6 +240,8 @@ async def main(arguments: argparse.Namespace) -> list[BenchRow]:
             f"the resolving POST alone: p50 {stats.median(run.post_p50_ms for run in project):.1f}"
             f" ms; {arguments.incidents} incidents a run, one at a time"
         ]
+        if kind in BREAKDOWN:
+            notes.append(BREAKDOWN[kind])
         lost = sum(run.lost for run in project)
         if lost:
             notes.append(f"{lost} incidents not seen in awards within {WAIT:.0f} s (left out)")
