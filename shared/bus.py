@@ -328,7 +328,9 @@ class EventConsumer:
             applied_ms = time.time() * 1000  # records carry their send time in milliseconds
             age = self.metrics.event_age.labels(topic=topic)
             for delivery in fresh:
-                age.observe(max(0.0, applied_ms - delivery.record.timestamp) / 1000)
+                sent_ms = getattr(delivery.record, "timestamp", None) or -1
+                if sent_ms > 0:  # a record of the oldest message format has no timestamp
+                    age.observe(max(0.0, applied_ms - sent_ms) / 1000)
             # One line a batch; its correlation ids lead back to the requests that caused it.
             log.info(
                 "event_batch_handled",
