@@ -58,6 +58,18 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     broker.stop()
 
 
+@pytest.fixture(scope="module")
+def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    """A broker for one test module alone: its services' consumer groups are not shared
+    with the session stack's, which join the very same groups (awards.registry.team …)."""
+    broker = LocalKafka(
+        data_dir=tmp_path_factory.mktemp("own-kafka"), port=free_port(), controller_port=free_port()
+    )
+    broker.start()
+    yield broker
+    broker.stop()
+
+
 def start_service(
     name: str,
     kafka: LocalKafka,

@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from shared.events import (
     TeamRegistered,
     TeamRole,
 )
-from shared.local_kafka import LocalKafka, free_port
+from shared.local_kafka import LocalKafka
 from tests.integration.conftest import Service, start_service, wait_ready
 from tests.postgres import PostgresServer
 
@@ -42,18 +41,6 @@ EVENTS = 3000
 REPUBLISHED = 150  # records the relay sent twice (same ce_id), as after a crash of its own
 BATCH_MAX = 100
 GROUP = "awards.reporting.incident"
-
-
-@pytest.fixture(scope="module")
-def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
-    broker = LocalKafka(
-        data_dir=tmp_path_factory.mktemp("crash-kafka"),
-        port=free_port(),
-        controller_port=free_port(),
-    )
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 def as_record(event: IntegrationEvent, event_id: str) -> dict[str, object]:

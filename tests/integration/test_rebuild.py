@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -37,7 +37,7 @@ from services.reporting.app import RECOUNTED
 from services.reporting.models import ReportingTable
 from shared.db import create_engine
 from shared.lag import measure_consumer_lag
-from shared.local_kafka import LocalKafka, free_port
+from shared.local_kafka import LocalKafka
 from shared.metrics import ConsumerLagMetrics
 from shared.migrations import define_shared_tables
 from shared.rebuild import connect_admin, group_members, topic_partitions
@@ -83,18 +83,6 @@ WALL_CLOCK = {
 # A tally row a change left at zero says nothing; a recount does not make it again.
 TALLY_VALUES = {"incidenttally": "incidents", "activitytally": "activities",
                 "measuretally": "quantity_milli"}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
-    broker = LocalKafka(
-        data_dir=tmp_path_factory.mktemp("rebuild-kafka"),
-        port=free_port(),
-        controller_port=free_port(),
-    )
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 def stop(service: Service) -> None:
