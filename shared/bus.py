@@ -44,7 +44,7 @@ BatchHandler = Callable[[AsyncSession, Sequence[tuple[E, Envelope]]], Awaitable[
 
 def create_broker(settings: ServiceSettings, registry: CollectorRegistry) -> KafkaBroker:
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        settings.kafka_bootstrap,
         client_id=settings.service_name,
         acks="all",
         enable_idempotence=True,
@@ -57,11 +57,28 @@ def create_broker(settings: ServiceSettings, registry: CollectorRegistry) -> Kaf
 TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1"}
 
 
-async def ensure_topics(settings: ServiceSettings, topics: Iterable[str]) -> None:
+def topic_config(settings: ServiceSettings) -> dict[str, str]:
+    """The settings a topic is created with, beside its partitions and replication factor."""
+    return {**TOPIC_CONFIG, "min.insync.replicas": str(settings.kafka_min_insync_replicas)}
+
+
+@dataclasses.dataclass(frozen=True)
+class TopicDifference:
+    """An existing topic set up otherwise than this service's settings ask."""
+
+    topic: str
+    setting: str
+    found: str
+    wanted: str
+    fix: str
+
+
+async def ensure_topics(settings: ServiceSettings, topics: Iterable[str]) -> list[TopicDifference]:
     """Create the topics this service publishes to or reads from, if missing, keeping
-    their records for ever; warn about an existing topic that would expire them."""
+    their records for ever; warn about each way an existing topic differs from the
+    settings (partitions, replication factor, min.insync.replicas, retention)."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        bootstrap_servers=settings.kafka_bootstrap,
         client_id=f"{settings.service_name}-admin",
     )
     await admin.start()
@@ -76,40 +93,126 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[str]) -> Non
                         name=topic,
                         num_partitions=settings.kafka_topic_partitions,
                         replication_factor=settings.kafka_replication_factor,
-                        topic_configs=dict(TOPIC_CONFIG),
+                        topic_configs=topic_config(settings),
                     )
                     for topic in missing
                 ]
             )
-            log.info("topics_created", topics=missing)
-        for topic, retention in (await topic_retention(admin, sorted(wanted & existing))).items():
-            if retention != "-1":
-                log.warning(
-                    "topic_expires_history",
-                    topic=topic,
-                    retention_ms=retention,
-                    fix=f"kafka-configs --alter --entity-type topics --entity-name {topic} "
-                    "--add-config retention.ms=-1",
-                )
+            log.info(
+                "topics_created",
+                topics=missing,
+                partitions=settings.kafka_topic_partitions,
+                replication_factor=settings.kafka_replication_factor,
+                min_insync_replicas=settings.kafka_min_insync_replicas,
+            )
+        differences = await topic_differences(admin, settings, sorted(wanted & existing))
+        for difference in differences:
+            event = (
+                "topic_expires_history"
+                if difference.setting == "retention.ms"
+                else "topic_differs_from_settings"
+            )
+            log.warning(
+                event,
+                topic=difference.topic,
+                setting=difference.setting,
+                found=difference.found,
+                wanted=difference.wanted,
+                fix=difference.fix,
+            )
+        return differences
     finally:
         await admin.close()
 
 
-async def topic_retention(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, str]:
-    """Each topic's ``retention.ms`` as the broker reports it."""
+async def topic_differences(
+    admin: AIOKafkaAdminClient, settings: ServiceSettings, topics: list[str]
+) -> list[TopicDifference]:
+    """Each way the existing ``topics`` differ from what ``settings`` would create."""
+    if not topics:
+        return []
+    differences: list[TopicDifference] = []
+    configs = await topic_configs(admin, topics, ("retention.ms", "min.insync.replicas"))
+    for description in await admin.describe_topics(topics):
+        topic = description["topic"]
+        partitions = description["partitions"]
+        if description["error_code"] != 0 or not partitions:
+            continue
+        if len(partitions) < settings.kafka_topic_partitions:
+            differences.append(
+                TopicDifference(
+                    topic,
+                    "partitions",
+                    str(len(partitions)),
+                    str(settings.kafka_topic_partitions),
+                    f"kafka-topics --alter --topic {topic} "
+                    f"--partitions {settings.kafka_topic_partitions} (keys move to new "
+                    "partitions: do it before events of one aggregate are in flight)",
+                )
+            )
+        replicas = min(len(partition["replicas"]) for partition in partitions)
+        if replicas != settings.kafka_replication_factor:
+            differences.append(
+                TopicDifference(
+                    topic,
+                    "replication_factor",
+                    str(replicas),
+                    str(settings.kafka_replication_factor),
+                    "kafka-reassign-partitions --execute with a plan giving each partition "
+                    f"{settings.kafka_replication_factor} replicas",
+                )
+            )
+        found = configs.get(topic, {})
+        insync = str(settings.kafka_min_insync_replicas)
+        if found.get("min.insync.replicas", insync) != insync:
+            differences.append(
+                TopicDifference(
+                    topic,
+                    "min.insync.replicas",
+                    found["min.insync.replicas"],
+                    insync,
+                    f"kafka-configs --alter --entity-type topics --entity-name {topic} "
+                    f"--add-config min.insync.replicas={insync}",
+                )
+            )
+        if found.get("retention.ms", "-1") != "-1":
+            differences.append(
+                TopicDifference(
+                    topic,
+                    "retention.ms",
+                    found["retention.ms"],
+                    "-1",
+                    f"kafka-configs --alter --entity-type topics --entity-name {topic} "
+                    "--add-config retention.ms=-1",
+                )
+            )
+    return differences
+
+
+async def topic_configs(
+    admin: AIOKafkaAdminClient, topics: list[str], names: Iterable[str]
+) -> dict[str, dict[str, str]]:
+    """The named configuration entries of each topic, as the broker reports them."""
     if not topics:
         return {}
+    wanted = set(names)
     responses = await admin.describe_configs(
         [ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics]
     )
-    found: dict[str, str] = {}
+    found: dict[str, dict[str, str]] = {}
     for response in responses:
         for resource in response.resources:
             _, _, _, name, entries = resource[:5]
             for entry in entries:
-                if entry[0] == "retention.ms":
-                    found[name] = entry[1]
+                if entry[0] in wanted:
+                    found.setdefault(name, {})[entry[0]] = entry[1]
     return found
+
+
+async def topic_retention(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, str]:
+    """Each topic's ``retention.ms`` as the broker reports it."""
+    configs = await topic_configs(admin, topics, ("retention.ms",))
+    return {topic: entries["retention.ms"] for topic, entries in configs.items()}
 
 
 def _validation_summary(exc: ValidationError) -> str:

@@ -27,10 +27,16 @@ from shared.asyncapi import ASYNCAPI_DIR, to_yaml
 from shared.auth import ConfigurationError, Principal, Role, TokenCodec, load_signing_key
 from shared.db import create_engine
 from shared.dead_letters import list_dead_letters, pending_dead_letters, replay_dead_letters
-from shared.local_kafka import LocalKafka, LocalKafkaError, fetch_jars
+from shared.local_kafka import (
+    LocalKafka,
+    LocalKafkaCluster,
+    LocalKafkaError,
+    fetch_jars,
+    local_kafka_at,
+)
 from shared.logging import configure_logging
 from shared.migrations import autogenerate_revision, upgrade_to_head
-from shared.settings import VAR_DIR, ServiceSettings
+from shared.settings import VAR_DIR, ServiceSettings, bootstrap_list
 
 SERVICES = ("registry", "reporting", "awards")
 
@@ -44,8 +50,15 @@ Port = Annotated[int, typer.Option(help="Client listener port on 127.0.0.1")]
 ControllerPort = Annotated[int, typer.Option(help="KRaft controller port on 127.0.0.1")]
 
 
-def _kafka(data_dir: Path, port: int, controller_port: int) -> LocalKafka:
-    return LocalKafka(data_dir=data_dir, port=port, controller_port=controller_port)
+Nodes = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=9,
+        help="KRaft nodes, each broker and controller; node N (from 0) listens on "
+        "port+2N and controller-port+2N. 3 or more: replication factor 3, min ISR 2",
+    ),
+]
 
 
 @kafka_app.command("fetch")
@@ -61,20 +74,61 @@ def kafka_start(
     data_dir: DataDir = VAR_DIR / "kafka",
     port: Port = 9092,
     controller_port: ControllerPort = 9093,
+    nodes: Nodes = 1,
 ) -> None:
-    """Start the broker in the background and return once it answers metadata requests."""
-    kafka = _kafka(data_dir, port, controller_port)
+    """Start the broker (or a cluster of --nodes) in the background; return once it answers."""
+    kafka = local_kafka_at(data_dir, port, controller_port)
+    if isinstance(kafka, LocalKafkaCluster) and kafka.size != nodes:
+        console.print(
+            f"[red]{data_dir} holds a cluster of {kafka.size} nodes; start it with "
+            f"--nodes {kafka.size}, or use another --data-dir[/red]"
+        )
+        raise typer.Exit(2)
+    if nodes > 1 and isinstance(kafka, LocalKafka) and (data_dir / "logs").exists():
+        console.print(
+            f"[red]{data_dir} holds a single broker; stop it and use another --data-dir "
+            "for a cluster[/red]"
+        )
+        raise typer.Exit(2)
+    if nodes > 1:
+        kafka = LocalKafkaCluster(
+            data_dir=data_dir, port=port, controller_port=controller_port, size=nodes
+        )
     started = time.monotonic()
     try:
         with console.status(f"Starting Kafka on {kafka.bootstrap_servers}…"):
-            pid = kafka.start()
+            kafka.start()
     except LocalKafkaError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
-    console.print(
-        f"Kafka ready on {kafka.bootstrap_servers} (pid {pid}, "
-        f"{time.monotonic() - started:.1f}s); log: {kafka.log_file}"
-    )
+    console.print(f"Kafka ready after {time.monotonic() - started:.1f}s")
+    _print_kafka(kafka)
+
+
+def _print_kafka(kafka: LocalKafka | LocalKafkaCluster) -> bool:
+    """A table of the node(s): pid, ports, log; True if every node runs."""
+    nodes = kafka.nodes if isinstance(kafka, LocalKafkaCluster) else [kafka]
+    table = Table("node", "state", "pid", "client", "controller", "log")
+    running = 0
+    for node in nodes:
+        pid = node.running_pid()
+        running += pid is not None
+        table.add_row(
+            str(node.node_id),
+            "[green]running[/green]" if pid else "[red]stopped[/red]",
+            str(pid or "—"),
+            node.bootstrap_servers,
+            f"127.0.0.1:{node.controller_port}",
+            str(node.log_file),
+        )
+    console.print(table)
+    if isinstance(kafka, LocalKafkaCluster):
+        console.print(
+            f"bootstrap: {kafka.bootstrap_servers}; replication factor "
+            f"{kafka.replication_factor}, min.insync.replicas {kafka.min_insync_replicas}; "
+            f"{running} of {kafka.size} nodes running"
+        )
+    return running == len(nodes)
 
 
 @kafka_app.command("stop")
@@ -83,8 +137,8 @@ def kafka_stop(
     port: Port = 9092,
     controller_port: ControllerPort = 9093,
 ) -> None:
-    """Stop the broker started from this data folder."""
-    stopped = _kafka(data_dir, port, controller_port).stop()
+    """Stop the broker, or every node of the cluster, started from this data folder."""
+    stopped = local_kafka_at(data_dir, port, controller_port).stop()
     console.print("Kafka stopped" if stopped else "Kafka was not running")
 
 
@@ -94,12 +148,10 @@ def kafka_status(
     port: Port = 9092,
     controller_port: ControllerPort = 9093,
 ) -> None:
-    """Say whether the broker runs; exit 1 if not."""
-    pid = _kafka(data_dir, port, controller_port).running_pid()
-    if pid is None:
-        console.print("Kafka is not running")
+    """Each node: running or not, pid, ports; exit 1 unless every node runs."""
+    kafka = local_kafka_at(data_dir, port, controller_port)
+    if not _print_kafka(kafka):
         raise typer.Exit(1)
-    console.print(f"Kafka runs (pid {pid})")
 
 
 db_app = typer.Typer(help="Database schema migrations (Alembic), per service.")
@@ -145,8 +197,22 @@ async def _then_dispose(engine: AsyncEngine, work: Awaitable[None]) -> None:
 
 dlq_app = typer.Typer(help="Dead-lettered messages: count and replay.")
 app.add_typer(dlq_app, name="dlq")
+
+
+def _bootstrap_hosts(value: str) -> str:
+    try:
+        return ",".join(bootstrap_list(value))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
 Bootstrap = Annotated[
-    str, typer.Option(envvar="ANTT_KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers")
+    str,
+    typer.Option(
+        envvar="ANTT_KAFKA_BOOTSTRAP_SERVERS",
+        help="Kafka bootstrap servers, comma-separated host:port",
+        callback=_bootstrap_hosts,
+    ),
 ]
 Topic = Annotated[str, typer.Argument(help="The original topic, e.g. reporting.incident")]
 

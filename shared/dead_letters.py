@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.events import DLQ_NULL_VALUE_HEADER, dead_letter_topic
+from shared.settings import bootstrap_list
 
 REPLAY_GROUP_PREFIX = "antt.dlq-replay."
 
@@ -40,7 +41,7 @@ def _original_headers(headers: list[tuple[str, bytes]]) -> list[tuple[str, bytes
 async def pending_dead_letters(bootstrap_servers: str, topic: str) -> int:
     """Dead letters of ``topic`` not yet replayed."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        bootstrap_servers=bootstrap_list(bootstrap_servers),
         group_id=REPLAY_GROUP_PREFIX + topic,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -53,7 +54,7 @@ async def pending_dead_letters(bootstrap_servers: str, topic: str) -> int:
 
 
 async def _partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_list(bootstrap_servers))
     await admin.start()
     try:
         [description] = await admin.describe_topics([topic])
@@ -88,13 +89,13 @@ async def replay_dead_letters(
 ) -> ReplayResult:
     dlq = dead_letter_topic(topic)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        bootstrap_servers=bootstrap_list(bootstrap_servers),
         group_id=REPLAY_GROUP_PREFIX + topic,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True
+        bootstrap_servers=bootstrap_list(bootstrap_servers), acks="all", enable_idempotence=True
     )
     await consumer.start()
     await producer.start()
@@ -148,9 +149,11 @@ async def list_dead_letters(
     partitions = await _partitions(bootstrap_servers, dlq)
     if not partitions:
         return []
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_list(bootstrap_servers), enable_auto_commit=False
+    )
     replay_group = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        bootstrap_servers=bootstrap_list(bootstrap_servers),
         group_id=REPLAY_GROUP_PREFIX + topic,
         enable_auto_commit=False,
     )

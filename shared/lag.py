@@ -6,14 +6,17 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from shared.metrics import ConsumerLagMetrics
+from shared.settings import bootstrap_list
 
 
 async def measure_consumer_lag(
     bootstrap_servers: str, groups: dict[str, str], metrics: ConsumerLagMetrics
 ) -> dict[tuple[str, str, int], int]:
     """Set the lag gauge for ``groups`` (consumer group → topic); returns what it set."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    offsets = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_list(bootstrap_servers))
+    offsets = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_list(bootstrap_servers), enable_auto_commit=False
+    )
     await admin.start()
     await offsets.start()
     measured: dict[tuple[str, str, int], int] = {}

@@ -51,6 +51,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.bus import ensure_topics
 from shared.db import SessionFactory, transaction
 from shared.migrations import upgrade_to_head
+from shared.settings import bootstrap_list
 
 if TYPE_CHECKING:
     from shared.runtime import ServiceRuntime
@@ -172,7 +173,9 @@ async def retrying(call: Callable[[], Awaitable[T]], within: float = 30.0) -> T:
 
 async def connect_admin(bootstrap_servers: str, within: float = 20.0) -> AIOKafkaAdminClient:
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id="antt-rebuild", request_timeout_ms=15000
+        bootstrap_servers=bootstrap_list(bootstrap_servers),
+        client_id="antt-rebuild",
+        request_timeout_ms=15000,
     )
     try:
         await asyncio.wait_for(admin.start(), within)
@@ -237,7 +240,9 @@ async def reset_group(
 ) -> None:
     """Commit ``offsets`` for ``group`` (the broker refuses while the group has members)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+        bootstrap_servers=bootstrap_list(bootstrap_servers),
+        group_id=group,
+        enable_auto_commit=False,
     )
     await consumer.start()
     try:
@@ -511,7 +516,9 @@ async def rebuild(
             await ensure_topics(settings, runtime.all_topics())
         partitions = await topic_partitions(admin, sorted(set(groups.values())))
         every = [tp for tps in partitions.values() for tp in tps]
-        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+        )
         await reader.start()
         try:
             beginnings = await reader.beginning_offsets(every) if every else {}

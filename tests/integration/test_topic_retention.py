@@ -46,5 +46,36 @@ async def test_a_topic_that_expires_history_is_named_in_a_warning(kafka):
         await ensure_topics(settings, [kept, expiring])
     assert await retention(bootstrap, [kept, expiring]) == {kept: "-1", expiring: "604800000"}
     warnings = [entry for entry in logged if entry["event"] == "topic_expires_history"]
-    assert [(w["topic"], w["retention_ms"]) for w in warnings] == [(expiring, "604800000")]
+    assert [(w["topic"], w["found"]) for w in warnings] == [(expiring, "604800000")]
     assert "retention.ms=-1" in warnings[0]["fix"]
+
+
+async def test_each_way_a_topic_differs_from_the_settings_is_named(kafka):
+    bootstrap = kafka.bootstrap_servers
+    narrow, matching = f"narrow-{uuid.uuid4().hex[:8]}", f"matching-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(narrow, 2, 1, topic_configs={"min.insync.replicas": "2"})]
+        )
+    finally:
+        await admin.close()
+    settings = ServiceSettings(
+        kafka_bootstrap_servers=bootstrap,
+        kafka_topic_partitions=3,
+        service_name="settings-test",
+    )
+    await ensure_topics(settings, [matching])  # created as the settings say: nothing to warn
+    with capture_logs() as logged:
+        differences = await ensure_topics(settings, [narrow, matching])
+    assert {(d.topic, d.setting, d.found, d.wanted) for d in differences} == {
+        (narrow, "partitions", "2", "3"),
+        (narrow, "min.insync.replicas", "2", "1"),
+    }
+    warned = [e for e in logged if e["event"] == "topic_differs_from_settings"]
+    assert sorted((w["topic"], w["setting"]) for w in warned) == [
+        (narrow, "min.insync.replicas"),
+        (narrow, "partitions"),
+    ]
+    assert all(w["fix"] and narrow in w["fix"] for w in warned)
