@@ -4,7 +4,7 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Body, Query, Response, status
+from fastapi import Body, Depends, Query, Response, status
 
 from services.awards.catalogue import ScoreSubject
 from services.awards.certification import Certifications
@@ -34,6 +34,7 @@ from services.awards.reports import AwardsReports, report_csv
 from services.awards.service import AwardsService
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
 from shared.errors import error_responses
+from shared.idempotency import Idempotency, IdempotentRequest
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ERRORS = error_responses(404, 409)
@@ -76,8 +77,10 @@ def create_router(
     reports: AwardsReports,
     certifications: Certifications,
     runtime: ServiceRuntime,
+    idempotency: Idempotency,
 ) -> ProtectedRouter:
     router = runtime.router(ACCESS)
+    IdempotencyKey = Annotated[IdempotentRequest | None, Depends(idempotency.dependency())]
 
     @router.get("/catalogue", tags=["catalogue"])
     async def catalogue() -> dict[str, Any]:
@@ -94,10 +97,12 @@ def create_router(
         tags=["nominations"],
         responses=error_responses(409),
     )
-    async def nominate(body: NominationCreate, principal: CurrentPrincipal) -> NominationPublic:
+    async def nominate(
+        body: NominationCreate, principal: CurrentPrincipal, key: IdempotencyKey
+    ) -> NominationPublic:
         """Nominate an individual, a collective (team or area) or a household; publishes
         nomination_created. 409 if a cited achievement already earned the recipient an award."""
-        return await service.nominate(body, principal)
+        return await service.nominate(body, principal, idempotency=key)
 
     @router.get("/nominations", response_model=list[NominationPublic], tags=["nominations"])
     async def list_nominations(
@@ -153,10 +158,12 @@ def create_router(
         tags=["awards"],
         responses=error_responses(409),
     )
-    async def record_award(body: AwardRecord, principal: CurrentPrincipal) -> AwardPublic:
+    async def record_award(
+        body: AwardRecord, principal: CurrentPrincipal, key: IdempotencyKey
+    ) -> AwardPublic:
         """Record an award already decided (e.g. a past festival's): the nomination and its
         approval at once, with the decision's number and date."""
-        return await service.record_award(body, principal)
+        return await service.record_award(body, principal, key)
 
     @router.get("/awards", response_model=list[AwardPublic], tags=["awards"])
     async def list_awards(

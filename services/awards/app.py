@@ -47,6 +47,7 @@ from shared.events import (
     NominationCreated,
     NominationDecided,
 )
+from shared.idempotency import Idempotency
 from shared.runtime import ServiceRuntime
 from shared.scope import AreaScope
 from shared.settings import ServiceSettings
@@ -174,6 +175,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.sessions, runtime.outbox, runtime.audit, settings.certification_criteria, scope
     )
     reports = AwardsReports(runtime.sessions, catalogue, scope)
+    idempotency = Idempotency(
+        AwardsTable.metadata, runtime.sessions, settings.idempotency_keep_hours
+    )
+    runtime.every(
+        settings.idempotency_purge_interval_seconds, idempotency.purge, name="idempotency-purge"
+    )
     register_handlers(runtime.consumer, service)
     runtime.declare_read_models(READ_MODELS)
     runtime.every(settings.metrics_refresh_seconds, service.refresh_gauges, name="awards-gauges")
@@ -181,7 +188,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="ANTT awards",
         description="Nominations and awards, emulation scores and suggestions, safe-area "
         "certification, and campaign reports.",
-        routers=[create_router(service, reports, certifications, runtime)],
+        routers=[create_router(service, reports, certifications, runtime, idempotency)],
     )
+    idempotency.install(app)
     app.state.service = service
+    app.state.idempotency = idempotency
     return app

@@ -15,6 +15,7 @@ from sqlmodel import Field, SQLModel
 from services.awards.catalogue import ScoreSubject
 from shared.db import enum_column
 from shared.events import AwardKind, CriterionResult, IncidentStatus, RecipientKind, TeamRole
+from shared.idempotency import idempotency_table
 
 
 def utcnow() -> datetime:
@@ -23,6 +24,11 @@ def utcnow() -> datetime:
 
 class AwardsTable(SQLModel, registry=registry()):
     """Base of the awards tables: their own metadata, apart from other services'."""
+
+
+# Idempotency-Key answers of the create routes (shared/idempotency.py), kept beside the
+# records they created.
+idempotency_table(AwardsTable.metadata)
 
 
 # --- read models from registry events: whom an award can go to, and where ---------------

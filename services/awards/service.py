@@ -73,6 +73,7 @@ from shared.events import (
     TeamRegistered,
     TeamUpdated,
 )
+from shared.idempotency import IdempotentRequest
 from shared.outbox import Outbox
 from shared.scope import AreaScope
 
@@ -268,14 +269,21 @@ class AwardsService:
             raise ConflictError(conflict, loc) from exc
 
     async def nominate(
-        self, command: NominationCreate, principal: Principal, suggested: bool = False
+        self,
+        command: NominationCreate,
+        principal: Principal,
+        suggested: bool = False,
+        idempotency: IdempotentRequest | None = None,
     ) -> NominationPublic:
         self.catalogue.check(
             command.award_form, command.authority, command.award_kind, command.campaign
         )
         async with self._unit_of_work("the nomination conflicts with another", ["body"]) as session:
             nomination = await self._nominate(session, command, principal, suggested)
-        return NominationPublic.model_validate(nomination)
+            public = NominationPublic.model_validate(nomination)
+            if idempotency is not None:  # for a retry with the same key, in this transaction
+                await idempotency.remember(session, public)
+        return public
 
     async def _nominate(
         self,
@@ -494,7 +502,12 @@ class AwardsService:
         self._count_grant(award)
         return AwardPublic.model_validate(award)
 
-    async def record_award(self, command: AwardRecord, principal: Principal) -> AwardPublic:
+    async def record_award(
+        self,
+        command: AwardRecord,
+        principal: Principal,
+        idempotency: IdempotentRequest | None = None,
+    ) -> AwardPublic:
         """An award already decided (a past festival's, say): nomination and approval at once."""
         decided_on = _decision_date(command.decided_on)
         self.catalogue.check(
@@ -505,8 +518,11 @@ class AwardsService:
             award = await self._grant(
                 session, nomination, command.decision_number, decided_on, principal
             )
+            public = AwardPublic.model_validate(award)
+            if idempotency is not None:  # for a retry with the same key, in this transaction
+                await idempotency.remember(session, public)
         self._count_grant(award)
-        return AwardPublic.model_validate(award)
+        return public
 
     async def _grant(
         self,

@@ -36,6 +36,7 @@ from services.reporting.statistics import statistics_rows
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
 from shared.errors import error_responses
 from shared.events import IncidentSource, IncidentStatus
+from shared.idempotency import Idempotency, IdempotentRequest
 from shared.limits import RateLimiter, RateLimitExceededError, client_key
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
@@ -213,9 +214,17 @@ def activity_row(item: ActivityPublic) -> list[Any]:
 
 
 def create_router(
-    service: ReportingService, runtime: ServiceRuntime, tip_limiter: RateLimiter
+    service: ReportingService,
+    runtime: ServiceRuntime,
+    tip_limiter: RateLimiter,
+    idempotency: Idempotency,
 ) -> ProtectedRouter:
     router = runtime.router(ACCESS)
+    # Creates take an Idempotency-Key; a tip's receipt (its follow secret) is kept sealed.
+    IdempotencyKey = Annotated[IdempotentRequest | None, Depends(idempotency.dependency())]
+    SealedIdempotencyKey = Annotated[
+        IdempotentRequest | None, Depends(idempotency.dependency(sealed=True))
+    ]
 
     @router.get("/catalogue", response_model=CataloguePublic, tags=["catalogue"])
     async def catalogue() -> CataloguePublic:
@@ -230,9 +239,11 @@ def create_router(
         status_code=status.HTTP_201_CREATED,
         tags=["incidents"],
     )
-    async def report_incident(body: IncidentCreate, principal: CurrentPrincipal) -> IncidentPublic:
+    async def report_incident(
+        body: IncidentCreate, principal: CurrentPrincipal, key: IdempotencyKey
+    ) -> IncidentPublic:
         """Report an incident in a known area, crediting the teams that helped."""
-        return await service.report_incident(body, principal)
+        return await service.report_incident(body, principal, key)
 
     @router.get(
         "/incidents",
@@ -320,12 +331,16 @@ def create_router(
         tags=["tip-offs"],
         responses={429: {"description": "Too many tips from this client or overall"}},
     )
-    async def submit_tip(body: TipCreate, request: Request) -> TipReceipt:
-        """Send a tip without an account. Keep the tip number and secret to follow it."""
+    async def submit_tip(
+        body: TipCreate, request: Request, key: SealedIdempotencyKey
+    ) -> TipReceipt:
+        """Send a tip without an account. Keep the tip number and secret to follow it.
+        A retry with the same `Idempotency-Key` gets the same receipt (and is not counted
+        against the limits)."""
         retry_after = tip_limiter.check(client_key(request))
         if retry_after is not None:
             raise RateLimitExceededError(retry_after)
-        return await service.submit_tip(body)
+        return await service.submit_tip(body, key)
 
     @router.get(
         "/tips/{tip_number}",
@@ -348,9 +363,11 @@ def create_router(
         status_code=status.HTTP_201_CREATED,
         tags=["activities"],
     )
-    async def log_activity(body: ActivityCreate, principal: CurrentPrincipal) -> ActivityPublic:
+    async def log_activity(
+        body: ActivityCreate, principal: CurrentPrincipal, key: IdempotencyKey
+    ) -> ActivityPublic:
         """Record an activity of a catalogue type with its quantities (`GET /catalogue`)."""
-        return await service.log_activity(body, principal)
+        return await service.log_activity(body, principal, key)
 
     @router.get(
         "/activities",

@@ -37,6 +37,7 @@ from shared.events import (
     IncidentReported,
     IncidentStatusChanged,
 )
+from shared.idempotency import Idempotency
 from shared.limits import RateLimiter
 from shared.logging import get_logger
 from shared.runtime import ServiceRuntime
@@ -167,13 +168,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metadata=ReportingTable.metadata,
         publishes=[IncidentReported, IncidentStatusChanged, IncidentLinked, ActivityLogged],
     )
+    vault = InformantVault(informant_keys(settings))
+    # Tip receipts kept for retries are sealed with the informant keys.
+    idempotency = Idempotency(
+        ReportingTable.metadata, runtime.sessions, settings.idempotency_keep_hours, sealer=vault
+    )
+    runtime.every(
+        settings.idempotency_purge_interval_seconds, idempotency.purge, name="idempotency-purge"
+    )
     service = ReportingService(
         runtime.sessions,
         runtime.outbox,
         runtime.audit,
-        InformantVault(informant_keys(settings)),
+        vault,
         catalogue(settings),
         ReportingMetrics(runtime.registry, settings.incident_category_groups),
+        idempotency,
     )
     register_handlers(runtime.consumer, service)
     runtime.declare_read_models(
@@ -185,7 +195,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Incidents and their lifecycle, checked against areas and teams "
         "known from registry events; tip-offs from residents; activities; statistics "
         "against the same period a year earlier.",
-        routers=[create_router(service, runtime, tip_limiter)],
+        routers=[create_router(service, runtime, tip_limiter, idempotency)],
     )
+    idempotency.install(app)
     app.state.service = service
+    app.state.idempotency = idempotency
     return app

@@ -22,6 +22,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.db import enum_column
 from shared.events import AreaLevel, IncidentSource, IncidentStatus
+from shared.idempotency import idempotency_table
 
 
 def utcnow() -> datetime:
@@ -30,6 +31,11 @@ def utcnow() -> datetime:
 
 class ReportingTable(SQLModel, registry=registry()):
     """Base of the reporting tables: their own metadata, apart from other services'."""
+
+
+# Idempotency-Key answers of the create routes (shared/idempotency.py), kept beside the
+# records they created.
+idempotency_table(ReportingTable.metadata)
 
 
 # Names of catalogue entries (categories, activity types, measured items, units).
@@ -242,7 +248,10 @@ class TipOff(ReportingTable, table=True):
 
 class TipReceipt(SQLModel):
     tip_number: str
-    secret: str = Field(description="Shown once: with the tip number it lets you follow the tip")
+    secret: str = Field(
+        description="Shown once (and to a retry with the same Idempotency-Key): with the "
+        "tip number it lets you follow the tip"
+    )
     status: IncidentStatus
 
 

@@ -73,6 +73,7 @@ from shared.events import (
     TeamRegistered,
     TeamUpdated,
 )
+from shared.idempotency import Idempotency, IdempotentRequest
 from shared.outbox import Outbox
 from shared.read_models import (
     apply_if_newer,
@@ -165,6 +166,16 @@ class InformantVault:
 
     def reseal(self, token: str | None) -> str | None:
         return self.fernet.rotate(token.encode()).decode() if token else None
+
+    # As a ``shared.idempotency.Sealer``: a tip's remembered receipt holds its secret.
+    def seal_text(self, value: str) -> str:
+        return self.fernet.encrypt(value.encode()).decode()
+
+    def open_text(self, token: str) -> str:
+        return self.fernet.decrypt(token.encode()).decode()
+
+    def reseal_text(self, token: str) -> str:
+        return self.fernet.rotate(token.encode()).decode()
 
 
 class ReportingMetrics:
@@ -262,6 +273,7 @@ class ReportingService:
         vault: InformantVault,
         catalogue: Catalogue,
         metrics: ReportingMetrics,
+        idempotency: Idempotency | None = None,
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
@@ -269,6 +281,7 @@ class ReportingService:
         self.vault = vault
         self.catalogue = catalogue
         self.metrics = metrics
+        self.idempotency = idempotency  # its sealed rows are resealed with the informants'
         self.scope = AreaScope(KnownArea)
 
     @property
@@ -426,7 +439,10 @@ class ReportingService:
     # --- incidents --------------------------------------------------------------------
 
     async def report_incident(
-        self, command: IncidentCreate, principal: Principal
+        self,
+        command: IncidentCreate,
+        principal: Principal,
+        idempotency: IdempotentRequest | None = None,
     ) -> IncidentPublic:
         group = self._check_category(command.category)
         async with transaction(self.sessions) as session:
@@ -444,16 +460,20 @@ class ReportingService:
             await self.audit.record(
                 session, principal, "report_incident", "incident", incident.id, incident.area_id
             )
+            # Built from what was just written: a new incident has no history, link or
+            # duplicates yet, and its teams are the ones credited (as ``_team_ids`` orders
+            # them). Remembered for a retry with the same Idempotency-Key, in this transaction.
+            public = IncidentPublic(
+                **incident.model_dump(),
+                team_ids=sorted(team_ids),
+                history=[],
+                link=None,
+                duplicates=[],
+            )
+            if idempotency is not None:
+                await idempotency.remember(session, public)
         self.metrics.reported.labels(category_group=group).inc()
-        # Built from what was just written: a new incident has no history, link or
-        # duplicates yet, and its teams are the ones credited (as ``_team_ids`` orders them).
-        return IncidentPublic(
-            **incident.model_dump(),
-            team_ids=sorted(team_ids),
-            history=[],
-            link=None,
-            duplicates=[],
-        )
+        return public
 
     async def _record_incident(
         self,
@@ -775,7 +795,12 @@ class ReportingService:
             measures.append((measure.item, unit, statistics.to_milli(measure.quantity)))
         return measures
 
-    async def log_activity(self, command: ActivityCreate, principal: Principal) -> ActivityPublic:
+    async def log_activity(
+        self,
+        command: ActivityCreate,
+        principal: Principal,
+        idempotency: IdempotentRequest | None = None,
+    ) -> ActivityPublic:
         measures = self._check_activity(command)
         async with transaction(self.sessions) as session:
             lines, teams, incident = await self._references(
@@ -833,16 +858,19 @@ class ReportingService:
             await self.audit.record(
                 session, principal, "log_activity", "activity", activity.id, activity.area_id
             )
+            # Built from what was just written, ordered as ``_activity_items`` orders them.
+            public = self._activity_public(
+                activity,
+                [
+                    MeasurePublic(item=item, unit=unit, quantity=statistics.from_milli(milli))
+                    for item, unit, milli in measures
+                ],
+                team_ids,
+            )
+            if idempotency is not None:
+                await idempotency.remember(session, public)
         self.metrics.activities.labels(activity_type=activity.activity_type).inc()
-        # Built from what was just written, ordered as ``_activity_items`` orders them.
-        return self._activity_public(
-            activity,
-            [
-                MeasurePublic(item=item, unit=unit, quantity=statistics.from_milli(milli))
-                for item, unit, milli in measures
-            ],
-            team_ids,
-        )
+        return public
 
     async def get_activity(self, activity_id: UUID, principal: Principal) -> ActivityPublic:
         not_found = NotFoundError(f"activity {activity_id} not found", ["path", "activity_id"])
@@ -1005,8 +1033,11 @@ class ReportingService:
 
     # --- tip-offs ---------------------------------------------------------------------
 
-    async def submit_tip(self, command: TipCreate) -> TipReceipt:
-        """A resident's tip, without an account: it becomes an incident from a resident tip."""
+    async def submit_tip(
+        self, command: TipCreate, idempotency: IdempotentRequest | None = None
+    ) -> TipReceipt:
+        """A resident's tip, without an account: it becomes an incident from a resident tip.
+        Its receipt holds the follow secret: a route that remembers it seals it."""
         group = self._check_category(command.category)
         secret = secrets.token_urlsafe(18)
         async with transaction(self.sessions) as session:
@@ -1042,8 +1073,11 @@ class ReportingService:
                 incident.id,
                 incident.area_id,
             )
+            receipt = TipReceipt(tip_number=tip.tip_number, secret=secret, status=incident.status)
+            if idempotency is not None:
+                await idempotency.remember(session, receipt)
         self.metrics.reported.labels(category_group=group).inc()
-        return TipReceipt(tip_number=tip.tip_number, secret=secret, status=incident.status)
+        return receipt
 
     async def _unused_tip_number(self, session: AsyncSession) -> str:
         while True:
@@ -1096,7 +1130,8 @@ class ReportingService:
             )
 
     async def reseal_informants(self) -> int:
-        """Re-encrypt every informant record with the newest key (after adding one)."""
+        """Re-encrypt every informant record with the newest key (after adding one), and
+        the tip receipts kept for idempotent retries."""
         count = 0
         async with transaction(self.sessions) as session:
             for tip in (await session.exec(select(TipOff))).all():
@@ -1104,6 +1139,8 @@ class ReportingService:
                 tip.informant_contact = self.vault.reseal(tip.informant_contact)
                 session.add(tip)
                 count += 1
+            if self.idempotency is not None:
+                await self.idempotency.reseal(session)
         return count
 
     async def _team_ids(self, session: AsyncSession, incident_id: UUID) -> list[UUID]:

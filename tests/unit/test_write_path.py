@@ -133,6 +133,21 @@ async def test_logging_an_activity_takes_a_bounded_number_of_statements(reportin
     assert [m["item"] for m in created["measures"]] == ["participants", "patrols"]
 
 
+async def test_an_idempotency_key_adds_one_lookup_and_one_insert(reporting):
+    client, runtime = reporting
+    await client.post("/incidents", json=incident(), headers={"Idempotency-Key": "warm"})
+    body = incident()
+    with statements(runtime.engine) as seen:
+        response = await client.post("/incidents", json=body, headers={"Idempotency-Key": "k"})
+    assert response.status_code == 201, response.text
+    assert 0 < len(seen) <= INCIDENT_STATEMENTS + 2, "\n".join(seen)
+    with statements(runtime.engine) as seen:
+        replayed = await client.post("/incidents", json=body, headers={"Idempotency-Key": "k"})
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == response.json()
+    assert len(seen) == 1, "\n".join(seen)  # the lookup, nothing else
+
+
 async def test_out_of_scope_references_are_still_refused(reporting):
     client, _ = reporting
     other = bearer(Role.OFFICER, "TH-OTHER", subject="officer-other")
