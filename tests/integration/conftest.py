@@ -3,17 +3,20 @@
 import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
-from shared.local_kafka import LocalKafka, free_port
+from shared.local_kafka import LocalKafka, LocalKafkaCluster, free_port
 from shared.settings import PROJECT_ROOT
 from tests.postgres import PostgresServer
 from tests.support import TEST_INFORMANT_KEY, TEST_SIGNING_KEY
@@ -29,6 +32,10 @@ class Service:
     process: subprocess.Popen[bytes]
     database_url: str
     env: dict[str, str] = field(default_factory=dict)  # what it was started with
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
     def log_lines(self) -> list[dict[str, object]]:
         lines = []
@@ -72,12 +79,13 @@ def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
 
 def start_service(
     name: str,
-    kafka: LocalKafka,
+    kafka: LocalKafka | LocalKafkaCluster,
     workdir: Path,
     database_url: str,
     extra: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Service:
-    port = free_port()
+    port = port or free_port()
     log_file = workdir / f"{name}.log"
     env = {
         **os.environ,
@@ -95,7 +103,7 @@ def start_service(
         "ANTT_METRICS_REFRESH_SECONDS": "1",
         **(extra or {}),
     }
-    with log_file.open("wb") as log:
+    with log_file.open("ab") as log:  # a restarted service goes on in the same log
         process = subprocess.Popen(
             [sys.executable, "-m", "shared.cli", "serve", name],
             cwd=PROJECT_ROOT,
@@ -142,3 +150,49 @@ def stack(
             except subprocess.TimeoutExpired:
                 service.process.kill()
                 service.process.wait()
+
+
+class Database:
+    """The awards database as the test reads it, beside the service: PostgreSQL through
+    asyncpg, SQLite through the sqlite3 module."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sqlite = url.startswith("sqlite")
+        self.path = url.split("///", 1)[1] if self.sqlite else ""
+
+    def count(self, query: str, *args: object) -> int:
+        if self.sqlite:
+            query = query.replace("$1", "?")
+            values = [arg.hex if isinstance(arg, uuid.UUID) else arg for arg in args]
+            with sqlite3.connect(self.path, timeout=10) as connection:
+                return int(connection.execute(query, values).fetchone()[0])
+        return asyncio.run(self._pg_count(query, *args))
+
+    async def _pg_count(self, query: str, *args: object) -> int:
+        connection = await asyncpg.connect(self.url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            return int(await connection.fetchval(query, *args))
+        finally:
+            await connection.close()
+
+    def writing(self) -> bool:
+        """Whether a transaction has written and not yet committed."""
+        if self.sqlite:
+            connection = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+            try:
+                connection.execute("BEGIN IMMEDIATE")  # fails while another writer holds it
+                connection.execute("ROLLBACK")
+                return False
+            except sqlite3.OperationalError:
+                return True
+            finally:
+                connection.close()
+        database = self.url.rsplit("/", 1)[1]
+        return bool(
+            self.count(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+                "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()",
+                database,
+            )
+        )

@@ -17,7 +17,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -32,10 +31,10 @@ from shared.events import (
     TeamRole,
 )
 from shared.local_kafka import LocalKafka
-from tests.integration.conftest import Service, start_service, wait_ready
+from tests.integration.conftest import Database, Service, start_service, wait_ready
 from tests.postgres import PostgresServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 EVENTS = 3000
 REPUBLISHED = 150  # records the relay sent twice (same ce_id), as after a crash of its own
@@ -106,52 +105,6 @@ async def publish_history(bootstrap: str, team: uuid.UUID, area: uuid.UUID) -> i
         return len(records)
     finally:
         await producer.stop()
-
-
-class Database:
-    """The awards database as the test reads it, beside the service: PostgreSQL through
-    asyncpg, SQLite through the sqlite3 module."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.sqlite = url.startswith("sqlite")
-        self.path = url.split("///", 1)[1] if self.sqlite else ""
-
-    def count(self, query: str, *args: object) -> int:
-        if self.sqlite:
-            query = query.replace("$1", "?")
-            values = [arg.hex if isinstance(arg, uuid.UUID) else arg for arg in args]
-            with sqlite3.connect(self.path, timeout=10) as connection:
-                return int(connection.execute(query, values).fetchone()[0])
-        return asyncio.run(self._pg_count(query, *args))
-
-    async def _pg_count(self, query: str, *args: object) -> int:
-        connection = await asyncpg.connect(self.url.replace("postgresql+asyncpg", "postgresql"))
-        try:
-            return int(await connection.fetchval(query, *args))
-        finally:
-            await connection.close()
-
-    def writing(self) -> bool:
-        """Whether a transaction has written and not yet committed."""
-        if self.sqlite:
-            connection = sqlite3.connect(self.path, timeout=0, isolation_level=None)
-            try:
-                connection.execute("BEGIN IMMEDIATE")  # fails while another writer holds it
-                connection.execute("ROLLBACK")
-                return False
-            except sqlite3.OperationalError:
-                return True
-            finally:
-                connection.close()
-        database = self.url.rsplit("/", 1)[1]
-        return bool(
-            self.count(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
-                "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()",
-                database,
-            )
-        )
 
 
 def kill_mid_batch(service: Service, database: Database) -> int:
