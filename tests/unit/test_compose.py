@@ -15,6 +15,7 @@ There is no Docker engine here, so ``docker compose config`` cannot check the fi
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -55,7 +56,7 @@ SCHEMA_CACHE = ROOT / ".cache" / "compose-spec" / "compose-spec.check-jsonschema
 PYPI_SIMPLE = "https://pypi.org/simple"
 
 SERVICE_MODULES = {"registry": registry_app, "reporting": reporting_app, "awards": awards_app}
-INFRASTRUCTURE = ("kafka", "postgres")
+INFRASTRUCTURE = ("kafka-1", "kafka-2", "kafka-3", "postgres")
 
 # Values for the variables the compose file requires (`${VAR:?msg}`) and nothing else: the
 # file's own defaults (`${VAR:-default}`) apply to the rest.
@@ -280,10 +281,10 @@ def test_the_schema_rejects_what_compose_would_reject(
     """Guards against a permissive schema: a misspelt key and a wrong type are errors."""
     broken = json.loads(json.dumps(compose))
     broken["services"]["registry"]["healtcheck"] = broken["services"]["registry"]["healthcheck"]
-    broken["services"]["kafka"]["depends_on"] = {"postgres": {"condition": "healthy"}}
+    broken["services"]["kafka-1"]["depends_on"] = {"postgres": {"condition": "healthy"}}
     errors = schema_errors(compose_schema, broken)
     assert any("services/registry" in error for error in errors), errors
-    assert any("services/kafka" in error for error in errors), errors
+    assert any("services/kafka-1" in error for error in errors), errors
 
 
 def test_required_variables_are_enforced(raw_compose: dict[str, Any]) -> None:
@@ -358,6 +359,40 @@ def test_service_healthcheck_targets_its_ready_route(
     scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": []}
     matches = [route.matches(scope)[0] for route in apps[name].router.routes]
     assert Match.FULL in matches, f"{name} has no GET {path} route"
+
+
+BROKERS = ("kafka-1", "kafka-2", "kafka-3")
+
+
+def test_kafka_is_a_three_node_cluster_that_survives_one_loss(compose: dict[str, Any]) -> None:
+    """Three KRaft nodes of one cluster, each in the others' quorum, each in every
+    service's bootstrap list; internal and service topics at factor 3, min ISR 2."""
+    brokers = {name: environment_of(compose["services"][name]) for name in BROKERS}
+    cluster_ids = {env["CLUSTER_ID"] for env in brokers.values()}
+    assert len(cluster_ids) == 1
+    [cluster_id] = cluster_ids
+    assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16, "not a Kafka cluster id"
+    assert sorted(env["KAFKA_NODE_ID"] for env in brokers.values()) == ["1", "2", "3"]
+    voters = {env["KAFKA_CONTROLLER_QUORUM_VOTERS"] for env in brokers.values()}
+    assert voters == {"1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"}
+    for name, env in brokers.items():
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+        assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2"
+    volumes = [tuple(compose["services"][name]["volumes"]) for name in BROKERS]
+    assert len(set(volumes)) == 3, "brokers share a data volume"
+    for name, module in SERVICE_MODULES.items():
+        settings = module.Settings(
+            **{
+                key[5:].lower(): value
+                for key, value in environment_of(compose["services"][name]).items()
+                if key.startswith("ANTT_KAFKA_")
+            }
+        )
+        assert sorted(settings.kafka_bootstrap) == [f"{b}:9092" for b in BROKERS], name
+        assert (settings.kafka_replication_factor, settings.kafka_min_insync_replicas) == (3, 2)
 
 
 def test_infrastructure_has_healthchecks(compose: dict[str, Any]) -> None:
