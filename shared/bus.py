@@ -3,6 +3,7 @@ to an event (consumer group, ack after the database commit, inbox, retries, dead
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from shared.cloudevents import (
 from shared.db import SessionFactory, transaction
 from shared.events import DLQ_NULL_VALUE_HEADER, EVENT_TYPES, IntegrationEvent, dead_letter_topic
 from shared.inbox import Inbox
-from shared.logging import bind_correlation_id, get_logger
+from shared.logging import BROKER_LOGGER, bind_correlation_id, get_logger
 from shared.metrics import DeliveryMetrics
 from shared.settings import ServiceSettings
 
@@ -50,6 +51,11 @@ def create_broker(settings: ServiceSettings, registry: CollectorRegistry) -> Kaf
         enable_idempotence=True,
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name)],
         graceful_timeout=15.0,
+        # Its lines go through the service's log handler (JSON in production), not its own.
+        logger=logging.getLogger(BROKER_LOGGER),
+        # "Received"/"Processed" per message batch: DEBUG, as metrics count them; rebalances
+        # (INFO) and handler errors (ERROR) keep their own levels.
+        log_level=logging.DEBUG,
     )
 
 
@@ -133,10 +139,11 @@ async def topic_differences(
         return []
     differences: list[TopicDifference] = []
     configs = await topic_configs(admin, topics, ("retention.ms", "min.insync.replicas"))
-    for description in await admin.describe_topics(topics):
+    for description in await described_topics(admin, topics):
         topic = description["topic"]
         partitions = description["partitions"]
         if description["error_code"] != 0 or not partitions:
+            log.warning("topic_not_described", topic=topic, error_code=description["error_code"])
             continue
         if len(partitions) < settings.kafka_topic_partitions:
             differences.append(
@@ -187,6 +194,25 @@ async def topic_differences(
                 )
             )
     return differences
+
+
+async def described_topics(
+    admin: AIOKafkaAdminClient, topics: list[str], within: float = 10.0
+) -> list[dict[str, Any]]:
+    """The topics' descriptions, once each has its partitions' leaders (a topic created a
+    moment ago has none for a while)."""
+    deadline = time.monotonic() + within
+    while True:
+        descriptions: list[dict[str, Any]] = await admin.describe_topics(topics)
+        settled = all(
+            d["error_code"] == 0
+            and d["partitions"]
+            and all(p["leader"] >= 0 for p in d["partitions"])
+            for d in descriptions
+        )
+        if settled or time.monotonic() > deadline:
+            return descriptions
+        await asyncio.sleep(0.2)
 
 
 async def topic_configs(

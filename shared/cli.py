@@ -537,15 +537,29 @@ def rebuild(
 
 @app.command("serve")
 def serve(service: ServiceName) -> None:
-    """Run one service (HTTP, consumers and outbox relay in one process)."""
+    """Run one service (HTTP, consumers and outbox relay in one process).
+
+    SIGTERM or SIGINT stop it gracefully; exit code 0 after a clean stop, 1 if the
+    shutdown failed, 3 if it did not start."""
     settings = _service_settings(service)
+    # The service's log format from the first line on (the app sets it again when built).
+    configure_logging(
+        settings.service_name,
+        settings.log_format,
+        settings.log_level,
+        settings.log_repeat_window_seconds,
+    )
     import uvicorn
 
-    uvicorn.run(
+    from shared.serving import serve as serve_until_stopped
+
+    config = uvicorn.Config(
         f"services.{service}.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
+        # uvicorn's records go to the service's log handler (JSON lines in production).
+        log_config=None,
         log_level="warning",
         access_log=False,  # no line per request: metrics count them, errors are logged
         proxy_headers=False,
@@ -553,6 +567,9 @@ def serve(service: ServiceName) -> None:
         loop="uvloop",
         http="httptools",
     )
+    code = serve_until_stopped(config)
+    if code:
+        raise typer.Exit(code)
 
 
 def _wait_ready(

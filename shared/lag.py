@@ -17,10 +17,11 @@ async def measure_consumer_lag(
     offsets = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_list(bootstrap_servers), enable_auto_commit=False
     )
-    await admin.start()
-    await offsets.start()
     measured: dict[tuple[str, str, int], int] = {}
     try:
+        # Inside: a start that fails (the broker is gone) still closes both clients.
+        await admin.start()
+        await offsets.start()
         descriptions = await admin.describe_topics(sorted(set(groups.values())))
         partitions = {
             d["topic"]: [TopicPartition(d["topic"], p["partition"]) for p in d["partitions"]]

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +40,9 @@ from shared.logging import current_correlation_id, get_logger
 from shared.metrics import DeliveryMetrics
 
 log = get_logger()
+# How long past its own bound a stopping relay may take to mark its batch before it is
+# cancelled (a database that does not answer).
+STOP_GRACE_SECONDS = 2.0
 # Set in a session's info by Outbox.add; read (and cleared) when its transaction ends.
 ROWS_ADDED = "antt.outbox_rows_added"
 
@@ -141,7 +144,8 @@ class OutboxRelay:
     acknowledgement (the idempotent producer keeps a partition's order), await them all,
     then mark the acknowledged rows sent with one UPDATE. No transaction is open, and no
     lock held, while it talks to Kafka. On PostgreSQL one replica at a time relays (a
-    session-level advisory lock), so two never interleave one aggregate's rows."""
+    session-level advisory lock), so two never interleave one aggregate's rows. Stopped
+    (``stop``), it finishes the batch in hand within a bound rather than dropping it."""
 
     def __init__(
         self,
@@ -160,12 +164,76 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._one_pass = asyncio.Lock()  # one pass at a time in this process
+        self._task: asyncio.Task[None] | None = None
+        # Done once ``stop`` is called; the batch in hand may take until the deadline.
+        self._stop_requested: asyncio.Future[None] | None = None
+        self._stop_deadline = 0.0
         digest = hashlib.blake2b(f"outbox-relay:{outbox.source}".encode(), digest_size=8)
         self.lock_key = int.from_bytes(digest.digest(), "big", signed=True)
 
     def wake(self) -> None:
         """Publish now rather than at the next poll (called after a commit that added rows)."""
         self._wake.set()
+
+    def start(self) -> "asyncio.Task[None]":
+        """Relay in a task of its own until ``stop``."""
+        self._stop_requested = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+        return self._task
+
+    async def stop(self, seconds: float = 3.0) -> None:
+        """Stop the relay ``start`` began. Waiting for rows, it stops at once; in the middle
+        of a batch it finishes it: sends the rest, awaits the acknowledgements for up to
+        ``seconds``, marks the acknowledged rows sent (the others stay pending and go
+        out after the next start), then stops. Cancelled if that overruns by a few seconds."""
+        task, self._task = self._task, None
+        loop = asyncio.get_running_loop()
+        self._stop_deadline = loop.time() + seconds
+        requested = self._stop_signal()
+        if not requested.done():
+            requested.set_result(None)
+        self._wake.set()
+        try:
+            if task is None or task.done():
+                return
+            await asyncio.wait({task}, timeout=seconds + STOP_GRACE_SECONDS)
+            if not task.done():
+                log.warning("outbox_relay_stop_overran", seconds=seconds + STOP_GRACE_SECONDS)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            elif not task.cancelled() and task.exception() is not None:
+                log.error("outbox_relay_crashed", error=repr(task.exception()))
+        finally:
+            self._stop_requested = None
+
+    def _stop_signal(self) -> "asyncio.Future[None]":
+        loop = asyncio.get_running_loop()
+        if self._stop_requested is None or self._stop_requested.get_loop() is not loop:
+            self._stop_requested = loop.create_future()
+        return self._stop_requested
+
+    async def _finish_unless_stopped(self, work: Coroutine[Any, Any, Any]) -> bool:
+        """Await ``work``; once the relay is asked to stop, until the stop's deadline at most,
+        then cancel it. Whether it finished."""
+        requested = self._stop_signal()
+        task = asyncio.ensure_future(work)
+        try:
+            if not requested.done():
+                await asyncio.wait({task, requested}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                remaining = self._stop_deadline - asyncio.get_running_loop().time()
+                if remaining > 0:
+                    await asyncio.wait({task}, timeout=remaining)
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if task.cancelled():
+            return False
+        task.result()  # an unexpected error is the pass's
+        return True
 
     async def publish_pending(self) -> RelayResult:
         async with self._one_pass, self._relay_turn() as ours:
@@ -261,23 +329,25 @@ class OutboxRelay:
         it goes out again after that one, so the aggregate's last record stays its newest."""
         sent: list[tuple[Any, asyncio.Future[Any] | None]] = []
         failures: list[tuple[Any, BaseException]] = []
-        for row in rows:
-            try:
-                sent.append((row, await self._send(row)))
-            except Exception as exc:
-                # Not even handed to the producer (broker unreachable, producer stopped):
-                # the rest would fail alike, and after this one in any case.
-                failures.append((row, exc))
-                break
+        # Asked to stop, the relay still finishes the batch in hand, within the stop's bound.
+        all_sent = await self._finish_unless_stopped(self._send_rows(rows, sent, failures))
         futures = {future for _, future in sent if future is not None}
         if futures:
             # asyncio.wait, not gather: a cancelled relay must not cancel the producer's futures.
-            await asyncio.wait(futures)
+            await self._finish_unless_stopped(asyncio.wait(futures))
         acknowledged = []
         held_back: set[tuple[str, str]] = set()
+        unanswered = 0
         for row, future in sent:
             aggregate = (row["topic"], row["message_key"])
             error: BaseException | None = None
+            if future is not None and not future.done():
+                # The relay stopped before Kafka answered: the row stays pending, as do the
+                # aggregate's rows after it, and goes out again after the next start.
+                future.add_done_callback(_retrieve)
+                held_back.add(aggregate)
+                unanswered += 1
+                continue
             if future is not None and future.cancelled():
                 error = asyncio.CancelledError("publish cancelled")
             elif future is not None:
@@ -288,7 +358,28 @@ class OutboxRelay:
             elif aggregate not in held_back:
                 acknowledged.append(row)
         failures.sort(key=lambda failure: int(failure[0]["id"]))
+        if unanswered or not all_sent:
+            log.warning(
+                "outbox_relay_stopped_mid_batch",
+                acknowledged=len(acknowledged),
+                left_pending=len(rows) - len(acknowledged) - len(failures),
+            )
         return acknowledged, failures
+
+    async def _send_rows(
+        self,
+        rows: Sequence[Any],
+        sent: list[tuple[Any, "asyncio.Future[Any] | None"]],
+        failures: list[tuple[Any, BaseException]],
+    ) -> None:
+        for row in rows:
+            try:
+                sent.append((row, await self._send(row)))
+            except Exception as exc:
+                # Not even handed to the producer (broker unreachable, producer stopped):
+                # the rest would fail alike, and after this one in any case.
+                failures.append((row, exc))
+                break
 
     async def _send(self, row: Any) -> "asyncio.Future[Any] | None":
         """Hand ``row`` to the producer; the future resolves when Kafka acknowledges it
@@ -331,9 +422,10 @@ class OutboxRelay:
         return purged
 
     async def run(self) -> None:
-        """Relay until cancelled; back off while the broker is unreachable."""
+        """Relay until ``stop`` (or cancelled); back off while the broker is unreachable."""
         backoff = self.poll_seconds
-        while True:
+        requested = self._stop_signal()
+        while not requested.done():
             # Cleared before the pass reads: a commit during the pass leaves it set, and the
             # wait below returns at once for the rows that pass could not see.
             self._wake.clear()
@@ -344,12 +436,15 @@ class OutboxRelay:
             except Exception as exc:
                 log.warning("outbox_relay_error", error=str(exc))
                 result = RelayResult(0, failed=True)
+            if requested.done():
+                break
             if result.failed:
                 backoff = min(backoff * 2, 10.0)
             else:
                 backoff = self.poll_seconds
             if result.failed:
-                await asyncio.sleep(backoff)  # commits do not cut a back-off short
+                # Commits do not cut a back-off short; a stop does.
+                await asyncio.wait({requested}, timeout=backoff)
                 continue
             if result.published >= self.batch_size:
                 continue
@@ -358,6 +453,12 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(backoff):
                     await self._wake.wait()
+
+
+def _retrieve(future: "asyncio.Future[Any]") -> None:
+    # An acknowledgement that came too late: its outcome is seen at the next start.
+    if not future.cancelled():
+        future.exception()
 
 
 def _aware(value: datetime) -> datetime:

@@ -26,7 +26,7 @@ from shared.events import IntegrationEvent, dead_letter_topic
 from shared.inbox import Inbox
 from shared.lag import measure_consumer_lag
 from shared.limits import RateLimitExceededError, rate_limit_response
-from shared.logging import configure_logging, get_logger
+from shared.logging import configure_logging, flush_repeated, get_logger
 from shared.metrics import ConsumerLagMetrics, DeliveryMetrics, HttpMetrics, metrics_response
 from shared.middleware import ServiceMiddleware
 from shared.migrations import upgrade_to_head
@@ -36,6 +36,10 @@ from shared.settings import ServiceSettings
 
 log = get_logger()
 __version__ = version("antt")
+# Shutdown bounds: the relay's wait for the acknowledgements of the batch in hand (it may
+# take 2 s more to mark them), then the broker's stop. Under compose's 10 s grace period.
+RELAY_STOP_SECONDS = 3.0
+BROKER_STOP_SECONDS = 4.0
 MAX_PAGE = 200
 MAX_OFFSET = 1_000_000
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")]
@@ -57,7 +61,12 @@ class ServiceRuntime:
         publishes: Iterable[type[IntegrationEvent]],
     ) -> None:
         self.settings = settings
-        configure_logging(settings.service_name, settings.log_format, settings.log_level)
+        configure_logging(
+            settings.service_name,
+            settings.log_format,
+            settings.log_level,
+            settings.log_repeat_window_seconds,
+        )
         self.registry = CollectorRegistry()
         self.metrics = DeliveryMetrics(self.registry)
         self.metadata = metadata
@@ -146,22 +155,37 @@ class ServiceRuntime:
         if self.settings.kafka_create_topics:
             await ensure_topics(self.settings, self.all_topics())
         await self.broker.start()
-        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        self._tasks.append(self.relay.start())
         for name, seconds, job in self._periodic:
             self._tasks.append(asyncio.create_task(self._repeat(name, seconds, job), name=name))
         log.info("service_started", port=self.settings.port)
         try:
             yield
         finally:
-            for task in self._tasks:
-                task.cancel()
-            for task in self._tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            self._tasks.clear()
-            await self.broker.stop()
-            await self.engine.dispose()
-            log.info("service_stopped")
+            await self._shut_down()
+
+    async def _shut_down(self) -> None:
+        """A graceful stop, bounded even with the broker gone: the relay finishes the batch
+        it publishes (marks what Kafka acknowledged), the periodic jobs end, then the
+        broker (consumers finish their batch, the producer flushes) and the database close."""
+        log.info("service_stopping")
+        await self.relay.stop(RELAY_STOP_SECONDS)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        try:
+            async with asyncio.timeout(BROKER_STOP_SECONDS):
+                await self.broker.stop()
+        except TimeoutError:
+            # Kafka is gone: what was not acknowledged stays in the outbox (sent after the
+            # next start) and uncommitted offsets are read again; nothing is lost.
+            log.warning("broker_stop_timed_out", seconds=BROKER_STOP_SECONDS)
+        await self.engine.dispose()
+        flush_repeated()
+        log.info("service_stopped")
 
     async def is_ready(self) -> dict[str, bool]:
         database = await database_is_reachable(self.engine)

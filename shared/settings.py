@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     metrics_refresh_seconds: float = Field(default=15.0, gt=0)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
+    # A warning or error repeated alike is shown once, then once per this many seconds with
+    # `repeated` (how many were left out); 0 shows every one.
+    log_repeat_window_seconds: float = Field(default=10.0, ge=0)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     # The relay sends up to this many rows before awaiting their acknowledgements, then
     # marks them sent in one UPDATE (an IN list of this many ids).
