@@ -13,7 +13,7 @@ import jwt
 from fastapi import APIRouter, Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.logging import get_logger
+from shared.logging import dev_notice, get_logger
 
 log = get_logger()
 
@@ -85,7 +85,10 @@ def load_signing_key(secret: str | None, secret_file: Path | None, env: str) -> 
     elif secret:
         key = secret
     elif env == "dev":
-        log.warning("dev_signing_key_in_use", hint="set ANTT_JWT_SECRET outside development")
+        dev_notice(
+            "dev_signing_key_in_use",
+            "tokens are signed with the development key; set ANTT_JWT_SECRET outside development",
+        )
         return DEV_SIGNING_KEY
     else:
         raise ConfigurationError(

@@ -34,7 +34,7 @@ from shared.local_kafka import (
     fetch_jars,
     local_kafka_at,
 )
-from shared.logging import configure_logging
+from shared.logging import configure_logging, show_dev_notices_with
 from shared.migrations import autogenerate_revision, upgrade_to_head
 from shared.settings import VAR_DIR, ServiceSettings, bootstrap_list
 
@@ -542,6 +542,7 @@ def serve(service: ServiceName) -> None:
     SIGTERM or SIGINT stop it gracefully; exit code 0 after a clean stop, 1 if the
     shutdown failed, 3 if it did not start."""
     settings = _service_settings(service)
+    show_dev_notices_with(None)  # a service logs them, as structured warnings
     # The service's log format from the first line on (the app sets it again when built).
     configure_logging(
         settings.service_name,
@@ -684,9 +685,21 @@ def run(
         raise typer.Exit(1)
 
 
+_shown_notices: set[str] = set()
+
+
+def _show_dev_notice(event: str, message: str) -> None:
+    # Once per command, as a sentence, and only for a person at a terminal: a script that
+    # runs `TOKEN=$(antt token issue …)` wants the token and nothing else.
+    if event not in _shown_notices and console.is_terminal:
+        _shown_notices.add(event)
+        console.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     # Log lines go to stderr, so `TOKEN=$(antt token issue …)` captures only the token.
     configure_logging("antt", "console", "WARNING")
+    show_dev_notices_with(_show_dev_notice)
     app()
 
 

@@ -419,6 +419,25 @@ def flush_repeated() -> None:
         handler.flush_repeated()
 
 
+# Where "a development key is in use" goes: a structured warning from a service; the
+# `antt` command shows it once, as a sentence, on a terminal (see ``show_dev_notices_with``).
+_dev_notice: Callable[[str, str], None] | None = None
+
+
+def dev_notice(event: str, message: str) -> None:
+    """Say that a development-only default is in use (a key, say)."""
+    if _dev_notice is None:
+        get_logger().warning(event, hint=message)
+    else:
+        _dev_notice(event, message)
+
+
+def show_dev_notices_with(show: Callable[[str, str], None] | None) -> None:
+    """Route ``dev_notice`` to ``show`` (None: back to the service's log)."""
+    global _dev_notice
+    _dev_notice = show
+
+
 def get_logger(**initial: Any) -> Any:
     """A structlog logger named after the calling module (its lines' ``logger`` field)."""
     name = sys._getframe(1).f_globals.get("__name__", HANDLER_NAME)

@@ -64,8 +64,15 @@ TEST_ENVIRONMENT = {
     "ANTT_JWT_SECRET": "compose-test-signing-key-of-at-least-32-bytes",
     "ANTT_INFORMANT_KEYS": json.dumps([Fernet.generate_key().decode()]),
     "ANTT_GRAFANA_PASSWORD": "compose-test-password",
+    "ANTT_POSTGRES_PASSWORD": "compose-test-database-password",
 }
-REQUIRED_VARIABLES = {"ANTT_JWT_SECRET", "ANTT_INFORMANT_KEYS", "ANTT_GRAFANA_PASSWORD"}
+# No default password for the database: the README lists these four as required.
+REQUIRED_VARIABLES = {
+    "ANTT_JWT_SECRET",
+    "ANTT_INFORMANT_KEYS",
+    "ANTT_GRAFANA_PASSWORD",
+    "ANTT_POSTGRES_PASSWORD",
+}
 
 
 # --- the schema, from PyPI -------------------------------------------------------------
@@ -292,6 +299,12 @@ def test_required_variables_are_enforced(raw_compose: dict[str, Any]) -> None:
         interpolate(raw_compose, {})
     assert set(missing.value.messages) == REQUIRED_VARIABLES
     assert all(missing.value.messages.values()), "each required variable explains itself"
+
+
+def test_the_readme_names_exactly_the_required_variables() -> None:
+    readme = (ROOT / "README.md").read_text()
+    sentence = readme[readme.index("Required variables") :].split(".", 1)[0]
+    assert set(re.findall(r"`(ANTT_[A-Z_]+)`", sentence)) == REQUIRED_VARIABLES
 
 
 def test_every_service_restarts_unless_stopped(compose: dict[str, Any]) -> None:
