@@ -5,6 +5,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -306,6 +307,31 @@ class Retry:
     error: Exception | None = None
 
 
+def partitions_behind(consumer: Any, topic: str) -> dict[int, bool]:
+    """For each partition of ``topic`` assigned to ``consumer`` (an aiokafka consumer):
+    whether it has records it has not handed out yet. Read from the state its own
+    ``position()`` and ``highwater()`` read, without their waits and assertions (a private
+    attribute of aiokafka, pinned in uv.lock; tests/unit/test_not_yet_known.py reads it on
+    a real consumer); empty when there is no such consumer (not started, or the in-memory
+    test broker's stand-in)."""
+    subscription = getattr(getattr(consumer, "_subscription", None), "subscription", None)
+    assignment = getattr(subscription, "assignment", None)
+    if assignment is None:
+        return {}
+    behind: dict[int, bool] = {}
+    for tp in assignment.tps:
+        if tp.topic != topic:
+            continue
+        state = assignment.state_value(tp)
+        behind[tp.partition] = (
+            state is None
+            or state.highwater is None
+            or not state.has_valid_position
+            or state.position < state.highwater
+        )
+    return behind
+
+
 def _connection_lost(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
@@ -336,6 +362,12 @@ class EventConsumer:
         # topic → ce event type → its contract and handlers
         self.handlers: dict[str, dict[str, Subscription]] = {}
         self.groups: dict[str, str] = {}  # consumer group → topic
+        # What catching_up reads, all in memory: each topic's FastStream subscriber (its
+        # aiokafka consumer once started), the batches being applied now, and the lag of
+        # every partition at the last measurement (``lag_measured``, every replica's).
+        self.subscribers: dict[str, Any] = {}
+        self.applying: Counter[str] = Counter()
+        self.measured_lag: dict[tuple[str, int], int] = {}
 
     @property
     def topics(self) -> list[str]:
@@ -368,7 +400,11 @@ class EventConsumer:
         self.groups[group_id] = topic
 
         async def consume(message: KafkaMessage) -> None:
-            await self._consume_batch(message, topic, group_id)
+            self.applying[topic] += 1
+            try:
+                await self._consume_batch(message, topic, group_id)
+            finally:
+                self.applying[topic] -= 1
 
         consume.__name__ = topic.replace(".", "_")
         consume.__doc__ = f"Events of {topic}, in batches, dispatched by ce_type."
@@ -384,7 +420,32 @@ class EventConsumer:
             "batch_timeout_ms": self.batch_wait_ms,
         }
         ack = AckPolicy.ACK
-        self.broker.subscriber(topic, group_id=group_id, ack_policy=ack, **options)(consume)
+        subscriber = self.broker.subscriber(topic, group_id=group_id, ack_policy=ack, **options)
+        subscriber(consume)
+        self.subscribers[topic] = subscriber
+
+    def lag_measured(self, measured: dict[tuple[str, str, int], int]) -> None:
+        """Keep what a lag measurement found, (group, topic, partition) → records behind."""
+        for (_, topic, partition), lag in measured.items():
+            self.measured_lag[(topic, partition)] = lag
+
+    def catching_up(self, topic: str) -> bool:
+        """Whether events of ``topic`` may still be on their way into this service's
+        database, answered from memory (no Kafka round trip): a batch of it is being
+        applied; a partition this replica reads has records it has not been handed yet
+        (aiokafka's position below the highwater mark of its last fetch, or no fetch or
+        position yet); or a partition it does not read (another replica's, or all of them
+        while a rebalance is under way) was behind at the last lag measurement."""
+        if self.applying[topic]:
+            return True
+        own = partitions_behind(getattr(self.subscribers.get(topic), "consumer", None), topic)
+        if any(own.values()):
+            return True
+        return any(
+            lag > 0
+            for (measured_topic, partition), lag in self.measured_lag.items()
+            if measured_topic == topic and partition not in own
+        )
 
     def decode(self, topic: str, record: Any) -> tuple[Envelope, IntegrationEvent] | None:
         """The record as an event of ``topic``; None for a type this service does not

@@ -563,6 +563,9 @@ def serve(service: ServiceName) -> None:
         log_config=None,
         log_level="warning",
         access_log=False,  # no line per request: metrics count them, errors are logged
+        # Longer than a client's or proxy's idle keep-alive (httpx 5 s, load balancers 60 s):
+        # a server that closes first races the client's next request into a reset.
+        timeout_keep_alive=75,
         proxy_headers=False,
         # The C event loop and HTTP parser: a fraction of asyncio's and h11's CPU per request.
         loop="uvloop",

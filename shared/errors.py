@@ -3,7 +3,7 @@
 Each carries the field it concerns, so a 4xx answer names the field and the rule in the
 same shape as FastAPI's own validation errors."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 
@@ -18,6 +18,10 @@ class DomainError(Exception):
 
     def detail(self) -> list[dict[str, object]]:
         return [{"loc": self.loc, "msg": self.message, "type": self.error_type}]
+
+    def headers(self) -> dict[str, str] | None:
+        """Response headers the answer carries besides its body (none by default)."""
+        return None
 
 
 class NotFoundError(DomainError):
@@ -45,6 +49,51 @@ class ForbiddenError(DomainError):
 class ConflictError(DomainError):
     status_code = 409
     error_type = "conflict"
+
+
+class NotYetKnownError(DomainError):
+    """A request names something this service has not seen while the events that would
+    bring it may still be on their way (its consumer is behind): ask again shortly."""
+
+    status_code = 409
+    error_type = "not_yet_known"
+
+    def __init__(self, message: str, loc: Sequence[str | int] = (), retry_after: int = 2) -> None:
+        super().__init__(message, loc)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
+def one_of(values: Iterable[str]) -> str:
+    """Legal values listed as pydantic lists an enum's: ``'a', 'b' or 'c'``."""
+    quoted = [f"'{value}'" for value in values]
+    if len(quoted) < 2:
+        return "".join(quoted)
+    return f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+class UnknownValueError(DomainError):
+    """A value outside an enumerated list that is configured rather than fixed in code
+    (categories, activity types, team kinds, campaigns, …): the same 422 as pydantic's
+    for an enum (type ``enum``, "Input should be 'a', 'b' or 'c'"), so a list filter
+    answers alike whether its values come from the code or from the catalogue. The value
+    sent is not repeated."""
+
+    status_code = 422
+    error_type = "enum"
+
+    def __init__(
+        self, loc: Sequence[str | int], legal: Iterable[str], message: str | None = None
+    ) -> None:
+        super().__init__(message or f"Input should be {one_of(legal)}", loc)
+
+
+def check_query_value(name: str, value: str | None, legal: Collection[str]) -> None:
+    """Refuse a query filter's value that is not one of ``legal`` (422 naming the legal ones)."""
+    if value is not None and value not in legal:
+        raise UnknownValueError(["query", name], legal)
 
 
 ERROR_DESCRIPTIONS = {

@@ -404,7 +404,9 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     if use_json:
-        # Python's own last words go out as JSON lines too.
+        # Python's own last words go out as JSON lines too. Off, then on: a second call would
+        # keep a hook that something else (a test harness) has replaced in between.
+        logging.captureWarnings(False)
         logging.captureWarnings(True)
         sys.excepthook = _log_uncaught
         threading.excepthook = _log_thread_uncaught

@@ -10,11 +10,13 @@ from importlib.metadata import version
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException
 
 from shared.asyncapi import asyncapi_document
 from shared.audit import AuditEntryPublic, AuditTrail
@@ -27,11 +29,13 @@ from shared.inbox import Inbox
 from shared.lag import measure_consumer_lag
 from shared.limits import RateLimitExceededError, rate_limit_response
 from shared.logging import configure_logging, flush_repeated, get_logger
+from shared.media_types import BodyTypeRoute, unreadable_body
 from shared.metrics import ConsumerLagMetrics, DeliveryMetrics, HttpMetrics, metrics_response
 from shared.middleware import ServiceMiddleware
 from shared.migrations import upgrade_to_head
 from shared.outbox import Outbox, OutboxRelay, wake_on_commit
 from shared.rebuild import RebuildPlan, Recompute, rebuild_plan
+from shared.references import References
 from shared.settings import ServiceSettings
 
 log = get_logger()
@@ -88,6 +92,8 @@ class ServiceRuntime:
         self.consumer = EventConsumer(
             self.broker, self.sessions, self.inbox, self.metrics, settings
         )
+        # "Not yet known" (409) or "unknown" (422), from how far behind the consumer is.
+        self.references = References(self.consumer)
         self.audit = AuditTrail(metadata)
         secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         self.auth = Authenticator(
@@ -139,9 +145,11 @@ class ServiceRuntime:
 
     async def measure_lag(self) -> None:
         if self.consumer.groups and self.settings.kafka_measure_lag:
-            await measure_consumer_lag(
+            measured = await measure_consumer_lag(
                 self.settings.kafka_bootstrap_servers, self.consumer.groups, self.lag_metrics
             )
+            # Kept for the partitions other replicas read (see EventConsumer.catching_up).
+            self.consumer.lag_measured(measured)
 
     def all_topics(self) -> list[str]:
         consumed = self.consumer.topics
@@ -211,7 +219,8 @@ class ServiceRuntime:
 
     def router(self, access: dict[str, Access], **kwargs: Any) -> ProtectedRouter:
         """A router for this service's routes; each must have an entry in ``access``."""
-        return ProtectedRouter(access, self.auth, **kwargs)
+        # Each route refuses a body of a type it does not read with 415 (BodyTypeRoute).
+        return ProtectedRouter(access, self.auth, **{"route_class": BodyTypeRoute, **kwargs})
 
     def operations_router(self) -> APIRouter:
         router = self.router(OPERATIONS_ACCESS, tags=["operations"])
@@ -270,7 +279,11 @@ class ServiceRuntime:
 
         @app.exception_handler(DomainError)
         async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-            return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail()})
+            return JSONResponse(
+                status_code=exc.status_code,
+                content={"detail": exc.detail()},
+                headers=exc.headers(),
+            )
 
         @app.exception_handler(DBAPIError)
         async def database_refused(request: Request, exc: DBAPIError) -> JSONResponse:
@@ -299,6 +312,11 @@ class ServiceRuntime:
                 )
             return JSONResponse(status_code=500, content={"detail": "internal error"})
 
+        @app.exception_handler(HTTPException)
+        async def http_error(request: Request, exc: HTTPException) -> Response:
+            # A body FastAPI could not decode (not UTF-8) answers in the documented shape.
+            return unreadable_body(exc) or await http_exception_handler(request, exc)
+
         @app.exception_handler(RateLimitExceededError)
         async def rate_limited(_: Request, exc: RateLimitExceededError) -> JSONResponse:
             return rate_limit_response(exc)
@@ -306,10 +324,14 @@ class ServiceRuntime:
         @app.exception_handler(RequestValidationError)
         async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
             # Never echo what was sent: an informant's name must not come back in an error.
+            # Our own validators' messages read like every other one: without the
+            # "Value error, " (or "Assertion failed, ") that pydantic puts before them.
             errors = [
                 {
                     "loc": list(error.get("loc", ())),
-                    "msg": error.get("msg", ""),
+                    "msg": str(error.get("msg", ""))
+                    .removeprefix("Value error, ")
+                    .removeprefix("Assertion failed, "),
                     "type": error.get("type", ""),
                 }
                 for error in exc.errors()

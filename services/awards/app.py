@@ -170,9 +170,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         read_models,
         scoring,
         scope,
+        runtime.references,
     )
     certifications = Certifications(
-        runtime.sessions, runtime.outbox, runtime.audit, settings.certification_criteria, scope
+        runtime.sessions,
+        runtime.outbox,
+        runtime.audit,
+        settings.certification_criteria,
+        scope,
+        runtime.references,
     )
     reports = AwardsReports(runtime.sessions, catalogue, scope)
     idempotency = Idempotency(

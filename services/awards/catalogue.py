@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.errors import RuleViolationError, UnknownReferenceError
+from shared.errors import RuleViolationError, UnknownReferenceError, UnknownValueError
 from shared.events import AwardKind, IncidentStatus
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
@@ -251,6 +251,14 @@ class Catalogue:
 
     def campaign(self, code: str) -> Campaign | None:
         return self.campaigns.get(code) or festival_campaign(code)
+
+    def check_campaign_query(self, campaign: str | None) -> None:
+        """A ``campaign`` filter names a campaign of the catalogue (else 422 listing
+        them): a misspelt campaign is refused, not answered with an empty list."""
+        if campaign is not None and self.campaign(campaign) is None:
+            raise UnknownValueError(
+                ["query", "campaign"], ["festival-19-8-<year>", *self.campaigns]
+            )
 
     def check(
         self,

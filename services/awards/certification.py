@@ -33,9 +33,16 @@ from services.awards.periods import day_start
 from shared.audit import AuditTrail
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
-from shared.errors import ConflictError, NotFoundError, RuleViolationError, UnknownReferenceError
-from shared.events import AreaLevel, CertificationDecided, CriterionResult, IncidentStatus
+from shared.errors import ConflictError, NotFoundError, RuleViolationError
+from shared.events import (
+    AreaLevel,
+    AreaRegistered,
+    CertificationDecided,
+    CriterionResult,
+    IncidentStatus,
+)
 from shared.outbox import Outbox
+from shared.references import References
 from shared.scope import AreaScope, descendants
 
 
@@ -47,12 +54,14 @@ class Certifications:
         audit: AuditTrail,
         criteria: list[Criterion],
         scope: AreaScope,
+        references: References,
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
         self.audit = audit
         self.criteria = criteria
         self.scope = scope
+        self.references = references
 
     async def register(
         self, command: CertificationCreate, principal: Principal
@@ -62,8 +71,8 @@ class Certifications:
             async with transaction(self.sessions) as session:
                 area = await session.get(KnownArea, command.area_id)
                 if area is None or not await self.scope.allows(session, principal, area.id):
-                    raise UnknownReferenceError(
-                        f"unknown area {command.area_id}", ["body", "area_id"]
+                    raise self.references.unknown(
+                        "area", command.area_id, ["body", "area_id"], AreaRegistered.topic
                     )
                 existing = await session.exec(
                     select(Certification.id).where(

@@ -50,6 +50,7 @@ class AwardsReports:
             raise RuleViolationError(
                 "granted_from must not be after granted_to", ["query", "granted_from"]
             )
+        self.catalogue.check_campaign_query(campaign)
         not_found = NotFoundError(f"area {area_id} not found", ["query", "area_id"])
         async with self.sessions() as session:
             if await session.get(KnownArea, area_id) is None:

@@ -50,7 +50,7 @@ from services.awards.scoring import Scoring, SolvedIncident
 from shared.audit import AuditTrail
 from shared.auth import Principal
 from shared.db import SessionFactory, serialize_on, transaction
-from shared.errors import ConflictError, NotFoundError, RuleViolationError, UnknownReferenceError
+from shared.errors import ConflictError, NotFoundError, RuleViolationError
 from shared.events import (
     ActivityLogged,
     AreaMoved,
@@ -75,6 +75,7 @@ from shared.events import (
 )
 from shared.idempotency import IdempotentRequest
 from shared.outbox import Outbox
+from shared.references import References
 from shared.scope import AreaScope
 
 SOLVED = {IncidentStatus.RESOLVED, IncidentStatus.MEDIATED, IncidentStatus.REFERRED}
@@ -127,6 +128,7 @@ class AwardsService:
         read_models: ReadModels,
         scoring: Scoring,
         scope: AreaScope,
+        references: References,
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
@@ -136,6 +138,7 @@ class AwardsService:
         self.read_models = read_models
         self.scoring = scoring
         self.scope = scope
+        self.references = references  # unknown (422), or not yet known while catching up
 
     # --- consumed events (one entry point per event type) -----------------------------
 
@@ -348,12 +351,14 @@ class AwardsService:
                 )
             if command.area_id is None:
                 raise RuleViolationError(
-                    f"a {kind} recipient without a registry id names its area in area_id",
+                    f"a recipient without a registry id ({kind}) names its area in area_id",
                     ["body", "area_id"],
                 )
             area = await session.get(KnownArea, command.area_id)
             if area is None or (allowed is not None and area.id not in allowed):
-                raise UnknownReferenceError(f"unknown area {command.area_id}", ["body", "area_id"])
+                raise self.references.unknown(
+                    "area", command.area_id, ["body", "area_id"], AreaRegistered.topic
+                )
             return Recipient(
                 RecipientSource.NAMED, given_id or uuid4(), command.recipient_name, area.id
             )
@@ -378,8 +383,12 @@ class AwardsService:
             elif area is not None:
                 found = Recipient(RecipientSource.AREA, given_id, area.name, area.id)
         if found is None or (allowed is not None and found.area_id not in allowed):
-            noun = "person" if kind is RecipientKind.INDIVIDUAL else "team or area"
-            raise UnknownReferenceError(f"unknown {noun} {given_id}", ["body", "recipient_id"])
+            # People come with member_joined on registry.team; a collective is a team or area.
+            if kind is RecipientKind.INDIVIDUAL:
+                noun, topics = "person", [MemberJoined.topic]
+            else:
+                noun, topics = "team or area", [TeamRegistered.topic, AreaRegistered.topic]
+            raise self.references.unknown(noun, given_id, ["body", "recipient_id"], *topics)
         if command.area_id is not None and command.area_id != found.area_id:
             raise RuleViolationError(
                 "area_id must be left out or be the recipient's own area",
@@ -407,8 +416,13 @@ class AwardsService:
             else:
                 row = await session.get(TrackedActivity, achievement.ref_id)
             if row is None or (allowed is not None and row.area_id not in allowed):
-                raise UnknownReferenceError(
-                    f"unknown {achievement.kind} {achievement.ref_id}", [*loc, "ref_id"]
+                topic = (
+                    IncidentReported.topic
+                    if achievement.kind is AchievementKind.INCIDENT
+                    else ActivityLogged.topic
+                )
+                raise self.references.unknown(
+                    f"{achievement.kind}", achievement.ref_id, [*loc, "ref_id"], topic
                 )
             if isinstance(row, TrackedIncident) and row.duplicate_of is not None:
                 raise RuleViolationError(
@@ -658,6 +672,7 @@ class AwardsService:
         status: AwardStatus | None = None,
         campaign: str | None = None,
     ) -> list[AwardPublic]:
+        self.catalogue.check_campaign_query(campaign)
         async with self.sessions() as session:
             query = select(Award)
             allowed = await self.scope.area_ids(session, principal)

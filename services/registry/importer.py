@@ -295,5 +295,7 @@ def _validation_errors(
     for problem in error.errors():
         names = [str(part) for part in problem["loc"] if isinstance(part, str)]
         column = next((columns[name] for name in reversed(names) if name in columns), "row")
-        found.append(ImportRowError(row=row, field=column, message=problem["msg"]))
+        # Without pydantic's "Value error, ", as the API's own 422 answers read.
+        message = problem["msg"].removeprefix("Value error, ")
+        found.append(ImportRowError(row=row, field=column, message=message))
     return found

@@ -72,7 +72,8 @@ class EffectiveRule:
 
     def where(self) -> str:
         province = "" if self.province == ANY else f" in {self.province}"
-        return f"a {self.kind} team{province}"
+        article = "an" if self.kind[:1] in ("a", "e", "i", "o", "u") else "a"
+        return f"{article} {self.kind} team{province}"
 
 
 def effective_rule(rules: Sequence[TeamRule], province: str | None, kind: str) -> EffectiveRule:
@@ -115,8 +116,15 @@ def check_roster(
         age = age_on(entry.birth_date, entry.joined_on)
         low, high = rule.min_age, rule.max_age
         if (low is not None and age < low) or (high is not None and age > high):
+            ages = (
+                f"{low} to {high}"
+                if low is not None and high is not None
+                else f"at least {low}"
+                if low is not None
+                else f"at most {high}"
+            )
             raise RuleViolationError(
-                f"rule member_age: members of {rule.where()} are {low} to {high} years old; "
+                f"rule member_age: members of {rule.where()} are {ages} years old; "
                 f"{entry.name} is {age} on {entry.joined_on.isoformat()}",
                 [*entry.loc, "birth_date"],
             )

@@ -90,6 +90,7 @@ from shared.errors import (
     NotFoundError,
     RuleViolationError,
     UnknownReferenceError,
+    check_query_value,
 )
 from shared.events import (
     AreaLevel,
@@ -711,6 +712,7 @@ class RegistryService:
     async def list_teams(
         self, principal: Principal, where: TeamFilter, offset: int, limit: int
     ) -> list[TeamListItem]:
+        check_query_value("kind", where.kind, self.team_kinds)  # the configured kinds
         async with self.sessions() as session:
             visible = await self._visible_area_ids(session, principal, where.within)
             active_members = (

@@ -58,6 +58,7 @@ ACCESS = {
     "get_informant": Access.INFORMANT,
     "submit_tip": Access.PUBLIC,
     "follow_tip": Access.PUBLIC,
+    "incident_for_tip": Access.INFORMANT,
     "log_activity": Access.WRITE,
     "list_activities": Access.READ,
     "export_activities": Access.READ,
@@ -67,6 +68,10 @@ ACCESS = {
 }
 
 TipNumber = Annotated[str, Path(min_length=3, max_length=32, pattern=r"^[A-Z0-9-]+$")]
+# A tip handler may type the number as the resident read it out, in either case.
+HandlerTipNumber = Annotated[
+    str, Path(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9-]+$", examples=["T-7KQ2-M9XD"])
+]
 FromQuery = Annotated[
     date | None, Query(alias="from", description="First day, inclusive (local calendar)")
 ]
@@ -354,6 +359,19 @@ def create_router(
     ) -> TipStatusPublic:
         """The status of your tip: the secret travels in the `X-Tip-Secret` header."""
         return await service.tip_status(tip_number, x_tip_secret)
+
+    @router.get(
+        "/tips/{tip_number}/incident",
+        response_model=IncidentPublic,
+        tags=["tip-offs"],
+        responses=error_responses(404),
+    )
+    async def incident_for_tip(
+        tip_number: HandlerTipNumber, principal: CurrentPrincipal
+    ) -> IncidentPublic:
+        """The incident a tip became, by its tip number (tip handlers only, in their areas;
+        another area's tip is 404). The informant is at `/incidents/{id}/informant`."""
+        return await service.incident_for_tip(tip_number, principal)
 
     # --- activities -----------------------------------------------------------------------
 

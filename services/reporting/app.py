@@ -39,7 +39,7 @@ from shared.events import (
 )
 from shared.idempotency import Idempotency
 from shared.limits import RateLimiter
-from shared.logging import get_logger
+from shared.logging import dev_notice, get_logger
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
 
@@ -78,7 +78,16 @@ DEFAULT_ACTIVITY_TYPES: dict[str, dict[str, Any]] = {
     "household_pledge": {"measures": {"households": "households"}},
     "weapons_handover": {"free_items": True},
     "footage_extraction": {"measures": {"extractions": "count"}, "incident_link": True},
-    "eid_assistance": {"measures": {"level_1": "people", "level_2": "people"}},
+    # E-ID help (định danh điện tử), as the police count it: level 1 accounts activated,
+    # level 2 applications collected (thu nhận), level 2 accounts activated. Records of the
+    # earlier level_1 / level_2 were migrated to level_1_activated / level_2_collected.
+    "eid_assistance": {
+        "measures": {
+            "level_1_activated": "people",
+            "level_2_collected": "people",
+            "level_2_activated": "people",
+        }
+    },
 }
 # Units of freely named items (weapons handed in); the first ones are counted whole.
 DEFAULT_ACTIVITY_UNITS = ["piece", "kg", "g", "litre", "box", "round"]
@@ -126,7 +135,11 @@ def informant_keys(settings: Settings) -> list[str]:
     if settings.informant_keys:
         return [key.get_secret_value() for key in settings.informant_keys]
     if settings.env == "dev":
-        log.warning("dev_informant_key_in_use", hint="set ANTT_INFORMANT_KEYS outside development")
+        dev_notice(
+            "dev_informant_key_in_use",
+            "informants are encrypted with the development key; set ANTT_INFORMANT_KEYS "
+            "outside development",
+        )
         return [
             base64.urlsafe_b64encode(hashlib.sha256(b"antt-dev-informant-key").digest()).decode()
         ]
@@ -183,6 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         vault,
         catalogue(settings),
         ReportingMetrics(runtime.registry, settings.incident_category_groups),
+        runtime.references,
         idempotency,
     )
     register_handlers(runtime.consumer, service)

@@ -213,6 +213,11 @@ class IncidentPublic(IncidentListItem):
     history: list[StatusChangePublic]
     link: DuplicateLinkPublic | None = Field(description="Set when it repeats another")
     duplicates: list[UUID] = Field(description="Incidents linked as repeating this one")
+    tip_number: str | None = Field(
+        default=None,
+        description="The number of the tip-off it came from, shown to tip handlers only "
+        "(null for every other role, and for an incident that did not come from a tip)",
+    )
 
 
 # --- tip-offs (tố giác) -------------------------------------------------------------------

@@ -54,9 +54,15 @@ from services.reporting.models import (
     utcnow,
 )
 from shared.audit import AuditTrail
-from shared.auth import Principal, Role
+from shared.auth import Access, Principal, Role
 from shared.db import SessionFactory, execute, transaction
-from shared.errors import ConflictError, NotFoundError, RuleViolationError, UnknownReferenceError
+from shared.errors import (
+    ConflictError,
+    NotFoundError,
+    RuleViolationError,
+    UnknownReferenceError,
+    check_query_value,
+)
 from shared.events import (
     ActivityLogged,
     ActivityMeasure,
@@ -81,6 +87,7 @@ from shared.read_models import (
     is_known,
     set_parent_if_newer,
 )
+from shared.references import References
 from shared.scope import AreaLines, AreaScope, descendants
 
 # Who the audit trail names for an anonymous tip: never the informant.
@@ -273,6 +280,7 @@ class ReportingService:
         vault: InformantVault,
         catalogue: Catalogue,
         metrics: ReportingMetrics,
+        references: References,
         idempotency: Idempotency | None = None,
     ) -> None:
         self.sessions = sessions
@@ -281,6 +289,7 @@ class ReportingService:
         self.vault = vault
         self.catalogue = catalogue
         self.metrics = metrics
+        self.references = references  # unknown (422), or not yet known while catching up
         self.idempotency = idempotency  # its sealed rows are resealed with the informants'
         self.scope = AreaScope(KnownArea)
 
@@ -394,12 +403,13 @@ class ReportingService:
         records are kept at (a ward, commune or residential group by default)."""
         area = lines.get(area_id)
         if not is_known(area) or not self.scope.permits(principal, lines, area_id):
-            raise UnknownReferenceError(f"unknown area {area_id}", ["body", "area_id"])
+            raise self.references.unknown(
+                "area", area_id, ["body", "area_id"], AreaRegistered.topic
+            )
         levels = self.catalogue.area_levels
         if area.level not in levels:
             raise RuleViolationError(
-                f"records are kept at the level of a {', '.join(levels)}; this area is a "
-                f"{area.level}",
+                f"records are kept at {' or '.join(levels)} level; this area is a {area.level}",
                 ["body", "area_id"],
             )
         return area
@@ -414,8 +424,19 @@ class ReportingService:
         team_ids = list(dict.fromkeys(team_ids))
         for index, team_id in enumerate(team_ids):
             team = teams.get(team_id)
-            if not is_known(team) or not self.scope.permits(principal, lines, team.area_id):
-                raise UnknownReferenceError(f"unknown team {team_id}", ["body", "team_ids", index])
+            if not is_known(team):
+                raise self.references.unknown(
+                    "team", team_id, ["body", "team_ids", index], TeamRegistered.topic
+                )
+            if not self.scope.permits(principal, lines, team.area_id):
+                # Its area's events (which place it in the tree) may be on their way too.
+                raise self.references.unknown(
+                    "team",
+                    team_id,
+                    ["body", "team_ids", index],
+                    TeamRegistered.topic,
+                    AreaRegistered.topic,
+                )
             if team.status != TeamStatus.ACTIVE:
                 raise UnknownReferenceError(
                     f"{team.status} team {team_id}: a dissolved team cannot be credited",
@@ -583,7 +604,7 @@ class ReportingService:
                 incident.id,
                 incident.area_id,
             )
-            public = await self._incident_public(session, incident)
+            public = await self._incident_public(session, incident, principal)
         if public.status is IncidentStatus.RESOLVED:
             self.metrics.resolved.labels(category_group=public.category_group).inc()
         return public
@@ -653,12 +674,12 @@ class ReportingService:
             await self.audit.record(
                 session, principal, "link_duplicate", "incident", incident.id, incident.area_id
             )
-            return await self._incident_public(session, incident)
+            return await self._incident_public(session, incident, principal)
 
     async def get_incident(self, incident_id: UUID, principal: Principal) -> IncidentPublic:
         async with self.sessions() as session:
             incident = await self._get(session, incident_id, principal)
-            return await self._incident_public(session, incident)
+            return await self._incident_public(session, incident, principal)
 
     async def _get(
         self, session: AsyncSession, incident_id: UUID, principal: Principal
@@ -697,9 +718,17 @@ class ReportingService:
     def _midnight(self, day: date) -> datetime:
         return datetime.combine(day, time(), tzinfo=self.catalogue.zone)
 
+    def _check_incident_filter(self, filters: IncidentFilter) -> None:
+        """Categories and groups are the configured ones (an unknown one is 422, as an
+        unknown status is), not a filter that quietly matches nothing."""
+        groups = self.catalogue.category_groups
+        check_query_value("category", filters.category, groups)
+        check_query_value("category_group", filters.category_group, set(groups.values()))
+
     async def list_incidents(
         self, filters: IncidentFilter, principal: Principal, offset: int, limit: int
     ) -> list[IncidentListItem]:
+        self._check_incident_filter(filters)
         async with self.sessions() as session:
             areas = await self._filter_areas(session, filters.area_id, principal)
             rows = await session.exec(
@@ -711,6 +740,7 @@ class ReportingService:
         self, filters: IncidentFilter, principal: Principal
     ) -> AsyncIterator[list[IncidentListItem]]:
         """Checks the scope now; the rows follow in chunks (see ``_keyset_chunks``)."""
+        self._check_incident_filter(filters)
         async with self.sessions() as session:
             areas = await self._filter_areas(session, filters.area_id, principal)
         query = self._incident_query(filters, areas)
@@ -753,16 +783,16 @@ class ReportingService:
         if spec.outcomes:
             if command.outcome not in spec.outcomes:
                 raise RuleViolationError(
-                    f"a {kind} names its outcome: one of {', '.join(spec.outcomes)}",
+                    f"activity type {kind} needs an outcome: one of {', '.join(spec.outcomes)}",
                     ["body", "outcome"],
                 )
         elif command.outcome is not None:
-            raise RuleViolationError(f"a {kind} has no outcome", ["body", "outcome"])
+            raise RuleViolationError(f"activity type {kind} has no outcome", ["body", "outcome"])
         if command.topic is not None and not spec.topic:
-            raise RuleViolationError(f"a {kind} has no topic", ["body", "topic"])
+            raise RuleViolationError(f"activity type {kind} has no topic", ["body", "topic"])
         if command.incident_id is not None and not spec.incident_link:
             raise RuleViolationError(
-                f"a {kind} is not linked to an incident", ["body", "incident_id"]
+                f"activity type {kind} is not linked to an incident", ["body", "incident_id"]
             )
         measures: list[tuple[str, str, int]] = []
         seen: set[tuple[str, str]] = set()
@@ -773,7 +803,7 @@ class ReportingService:
                 unit = measure.unit or fixed_unit
                 if unit != fixed_unit:
                     raise RuleViolationError(
-                        f"{measure.item} of a {kind} is counted in {fixed_unit}", [*loc, "unit"]
+                        f"the unit of {measure.item} ({kind}) is {fixed_unit}", [*loc, "unit"]
                     )
             elif spec.free_items:
                 if measure.unit is None or measure.unit not in catalogue.units:
@@ -783,12 +813,14 @@ class ReportingService:
                 unit = measure.unit
             else:
                 raise UnknownReferenceError(
-                    f"unknown item {measure.item!r} for a {kind}; one of "
+                    f"unknown item {measure.item!r} for activity type {kind}; one of "
                     f"{', '.join(spec.measures)}",
                     [*loc, "item"],
                 )
             if unit in catalogue.whole_units and measure.quantity != int(measure.quantity):
-                raise RuleViolationError(f"{unit} are counted in whole numbers", [*loc, "quantity"])
+                raise RuleViolationError(
+                    f"{measure.item} must be a whole number (unit {unit})", [*loc, "quantity"]
+                )
             if (measure.item, unit) in seen:
                 raise RuleViolationError(f"{measure.item} is given twice", [*loc, "item"])
             seen.add((measure.item, unit))
@@ -905,6 +937,7 @@ class ReportingService:
     async def list_activities(
         self, filters: ActivityFilter, principal: Principal, offset: int, limit: int
     ) -> list[ActivityPublic]:
+        check_query_value("activity_type", filters.activity_type, self.catalogue.activity_types)
         async with self.sessions() as session:
             areas = await self._filter_areas(session, filters.area_id, principal)
             rows = await session.exec(
@@ -915,6 +948,7 @@ class ReportingService:
     async def export_activities(
         self, filters: ActivityFilter, principal: Principal
     ) -> AsyncIterator[list[ActivityPublic]]:
+        check_query_value("activity_type", filters.activity_type, self.catalogue.activity_types)
         async with self.sessions() as session:
             areas = await self._filter_areas(session, filters.area_id, principal)
         query = self._activity_query(filters, areas)
@@ -1104,6 +1138,22 @@ class ReportingService:
                 tip_number=tip.tip_number, status=incident.status, received_at=tip.created_at
             )
 
+    async def incident_for_tip(self, tip_number: str, principal: Principal) -> IncidentPublic:
+        """The incident a tip became, for a tip handler of its area (another area's tip is
+        404, as an unknown number). Its informant is read only through ``informant``."""
+        not_found = NotFoundError("no tip with this number", ["path", "tip_number"])
+        async with self.sessions() as session:
+            found = await session.exec(
+                select(TipOff.incident_id).where(TipOff.tip_number == tip_number.upper())
+            )
+            incident_id = found.first()
+            if incident_id is None:
+                raise not_found
+            incident = await session.get(Incident, incident_id)
+            assert incident is not None
+            await self.scope.require(session, principal, incident.area_id, not_found)
+            return await self._incident_public(session, incident, principal)
+
     async def informant(self, incident_id: UUID, principal: Principal) -> InformantPublic:
         async with transaction(self.sessions) as session:
             incident = await self._get(session, incident_id, principal)
@@ -1151,7 +1201,11 @@ class ReportingService:
         )
         return list(rows.all())
 
-    async def _incident_public(self, session: AsyncSession, incident: Incident) -> IncidentPublic:
+    async def _incident_public(
+        self, session: AsyncSession, incident: Incident, principal: Principal
+    ) -> IncidentPublic:
+        """The incident with its history and links; its tip number only for a caller who
+        may see tips (a tip handler), never its informant."""
         history = await session.exec(
             select(IncidentStatusChange)
             .where(IncidentStatusChange.incident_id == incident.id)
@@ -1163,10 +1217,17 @@ class ReportingService:
             .order_by(col(Incident.occurred_at), col(Incident.id))
         )
         link = await session.get(IncidentLink, incident.id)
+        tip_number = None
+        if principal.may(Access.INFORMANT) and incident.source == IncidentSource.RESIDENT_TIP:
+            tips = await session.exec(
+                select(TipOff.tip_number).where(TipOff.incident_id == incident.id)
+            )
+            tip_number = tips.first()
         return IncidentPublic(
             **incident.model_dump(),
             team_ids=await self._team_ids(session, incident.id),
             history=[StatusChangePublic.model_validate(change) for change in history.all()],
             link=DuplicateLinkPublic.model_validate(link) if link else None,
             duplicates=list(duplicates.all()),
+            tip_number=tip_number,
         )

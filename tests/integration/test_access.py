@@ -473,7 +473,14 @@ REGISTRY_CASES = [
             {"removed_on": "2025-02-01", "reason": "Hỏng"},
         ),
     ),
-    Case("registry", "POST", "/imports/teams", IMPORT, lambda w, s: import_request(s)),
+    Case(
+        "registry",
+        "POST",
+        "/imports/teams",
+        IMPORT,
+        lambda w, s: import_request(s),
+        lambda w, s: {"Content-Type": "text/csv"},
+    ),
 ]
 
 REPORTING_CASES = [

@@ -129,7 +129,8 @@ async def count(runtime, model):
 
 
 async def totals(client, area_id=WARD_A):
-    today = date.today()
+    # Vietnam's day, as the statistics count: UTC's is a day behind from 17:00 UTC.
+    today = local_day(datetime.now(UTC), ZoneInfo("Asia/Ho_Chi_Minh"))
     response = await client.get(
         "/statistics",
         params={
@@ -265,17 +266,17 @@ INVALID_ACTIVITIES = [
     (
         {"measures": [{"item": "kilometres", "quantity": 3}]},
         ["body", "measures", 0, "item"],
-        "unknown item 'kilometres' for a outreach; one of sessions, people_reached",
+        "unknown item 'kilometres' for activity type outreach; one of sessions, people_reached",
     ),
     (
         {"measures": [{"item": "sessions", "unit": "kg", "quantity": 3}]},
         ["body", "measures", 0, "unit"],
-        "counted in count",
+        "the unit of sessions (outreach) is count",
     ),
     (
         {"measures": [{"item": "sessions", "quantity": "2.5"}]},
         ["body", "measures", 0, "quantity"],
-        "whole numbers",
+        "sessions must be a whole number (unit count)",
     ),
     (
         {"measures": [{"item": "sessions", "quantity": 0}]},

@@ -1,8 +1,9 @@
 """The press's figures (shared/seeds), entered through the HTTP API as a ward would enter
 them, come back exactly from the statistics endpoint: Hải Hòa's 5 incidents in 8 months of
 2023, down 72% on the 18 of the same period of 2022, its mediations, footage extractions,
-weapons and explosives handed in and household pledges; Vĩnh Điện's 120 outreach sessions
-with 4,600 people. Also the statistics' arithmetic: periods, leap days, rounding."""
+weapons and explosives handed in, household pledges and e-ID help (level 1 activated for
+287, level 2 collected for 7,081 and activated for 5,845); Vĩnh Điện's 120 outreach
+sessions with 4,600 people. Also the statistics' arithmetic: periods, leap days, rounding."""
 
 import csv
 import io
@@ -200,6 +201,24 @@ async def test_the_seeds_figures_come_back_exactly(reporting):
         "2023-05-01",
         [{"item": "households", "quantity": 1993}],
     )
+    # "hướng dẫn đăng ký và kích hoạt định danh điện tử mức 1 cho 287 trường hợp, thu nhận
+    # định danh điện tử mức 2 cho 7.081 trường hợp, hướng dẫn kích hoạt định danh điện tử
+    # mức 2 cho 5.845 trường hợp", from two of the 14 guidance groups (tổ hướng dẫn).
+    for group, (activated_1, collected_2, activated_2) in (
+        (TIEU_KHU[0], (150, 4000, 3000)),
+        (TIEU_KHU[1], (137, 3081, 2845)),
+    ):
+        await activity(
+            client,
+            group,
+            "eid_assistance",
+            "2023-03-15",
+            [
+                {"item": "level_1_activated", "quantity": activated_1},
+                {"item": "level_2_collected", "unit": "people", "quantity": collected_2},
+                {"item": "level_2_activated", "quantity": activated_2},
+            ],
+        )
     # Vĩnh Điện: "trên 120 buổi tuyên truyền ... 4.600 lượt người tham gia"
     for sessions, people in ((50, 2000), (40, 1500), (30, 1100)):
         await activity(
@@ -262,6 +281,13 @@ async def test_the_seeds_figures_come_back_exactly(reporting):
         ("explosives", "kg"): "2.3",
     }
     assert activities["household_pledge"]["measures"][0]["quantity"] == "3993"
+    eid = activities["eid_assistance"]
+    assert eid["activities"] == 2
+    assert [(m["item"], m["unit"], m["quantity"]) for m in eid["measures"]] == [
+        ("level_1_activated", "people", "287"),
+        ("level_2_collected", "people", "7081"),
+        ("level_2_activated", "people", "5845"),
+    ]
     assert activities["outreach"]["activities"] == 0  # Vĩnh Điện's, not Hải Hòa's
 
     outreach = await statistics(client, VINH_DIEN, "2020-01-01", "2020-08-31")
@@ -294,6 +320,16 @@ async def test_the_seeds_figures_come_back_exactly(reporting):
         if (r["section"], r["key"]) == ("activity_measures:weapons_handover", "explosives")
     )
     assert (explosives["group_or_unit"], explosives["count"]) == ("kg", "2.3")
+    eid_rows = {
+        r["key"]: (r["group_or_unit"], r["count"])
+        for r in rows
+        if r["section"] == "activity_measures:eid_assistance"
+    }
+    assert eid_rows == {
+        "level_1_activated": ("people", "287"),
+        "level_2_collected": ("people", "7081"),
+        "level_2_activated": ("people", "5845"),
+    }
 
 
 async def test_period_edges_mix_days_and_months(reporting):
