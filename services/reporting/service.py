@@ -1141,7 +1141,7 @@ class ReportingService:
     async def incident_for_tip(self, tip_number: str, principal: Principal) -> IncidentPublic:
         """The incident a tip became, for a tip handler of its area (another area's tip is
         404, as an unknown number). Its informant is read only through ``informant``."""
-        not_found = NotFoundError("no tip with this number", ["path", "tip_number"])
+        not_found = NotFoundError("tip not found", ["path", "tip_number"])
         async with self.sessions() as session:
             found = await session.exec(
                 select(TipOff.incident_id).where(TipOff.tip_number == tip_number.upper())

@@ -22,6 +22,9 @@ from tests.postgres import PostgresServer
 from tests.support import TEST_INFORMANT_KEY, TEST_SIGNING_KEY
 
 SERVICES = ("registry", "reporting", "awards")
+# A reference another service's events have not brought yet: 409 not_yet_known while the
+# service knows it is catching up, 422 unknown_reference once it thinks it has caught up.
+NOT_HEARD_OF_YET = (409, 422)
 
 
 @dataclass

@@ -538,6 +538,13 @@ REPORTING_CASES = [
         lambda w, s: (f"/tips/{w.ids[s]['tip_number']}", None),
         headers=lambda w, s: {"X-Tip-Secret": w.ids[s]["tip_secret"]},
     ),
+    Case(
+        "reporting",
+        "GET",
+        "/tips/{tip_number}/incident",
+        INFORMANT,  # tip handlers only, and only for tips in their areas
+        lambda w, s: (f"/tips/{w.ids[s]['tip_number']}/incident", None),
+    ),
     Case("reporting", "GET", "/catalogue", LIST_READ, lambda w, s: ("/catalogue", None)),
     Case(
         "reporting",

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from shared.auth import Role
+from tests.integration.conftest import NOT_HEARD_OF_YET
 from tests.integration.test_slice import check_cloudevent, of_type, poll, post, read_topic
 from tests.support import bearer
 
@@ -45,7 +46,7 @@ async def test_solved_incidents_raise_a_teams_score_and_suggest_a_nomination(sta
 
         async def report() -> dict | None:
             response = await client.post(f"{reporting}/incidents", json=incident_body)
-            if response.status_code == 422:  # reporting has not heard of the team yet
+            if response.status_code in NOT_HEARD_OF_YET:  # reporting has not heard of the team
                 return None
             assert response.status_code == 201, response.text
             return response.json()

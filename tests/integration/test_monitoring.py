@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.local_kafka import free_port
 from shared.settings import PROJECT_ROOT
+from tests.integration.conftest import NOT_HEARD_OF_YET
 from tests.support import bearer
 
 pytestmark = pytest.mark.integration
@@ -123,7 +124,9 @@ def drive_traffic(stack, reports: int) -> None:
             "occurred_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
         }
         deadline = time.monotonic() + 30
-        while (first := client.post(f"{reporting}/incidents", json=body)).status_code == 422:
+        while (
+            first := client.post(f"{reporting}/incidents", json=body)
+        ).status_code in NOT_HEARD_OF_YET:
             assert time.monotonic() < deadline, first.text
             time.sleep(0.25)
         incidents = [first.json()] + [
@@ -155,7 +158,9 @@ def drive_traffic(stack, reports: int) -> None:
             "reason": "Thành tích",
         }
         deadline = time.monotonic() + 30
-        while (made := client.post(f"{awards}/nominations", json=nomination)).status_code == 422:
+        while (
+            made := client.post(f"{awards}/nominations", json=nomination)
+        ).status_code in NOT_HEARD_OF_YET:
             assert time.monotonic() < deadline, made.text
             time.sleep(0.25)
         approved = client.post(

@@ -21,6 +21,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from shared.settings import PROJECT_ROOT
+from tests.integration.conftest import NOT_HEARD_OF_YET
 from tests.support import bearer
 
 pytestmark = pytest.mark.integration
@@ -135,7 +136,10 @@ async def until_known(client: httpx.AsyncClient, url: str, body: dict[str, Any])
     deadline = asyncio.get_running_loop().time() + 60
     while True:
         response = await client.post(url, json=body)
-        if response.status_code != 422 or asyncio.get_running_loop().time() > deadline:
+        if (
+            response.status_code not in NOT_HEARD_OF_YET
+            or asyncio.get_running_loop().time() > deadline
+        ):
             assert response.status_code == 201, response.text
             return response.json()
         await asyncio.sleep(0.25)

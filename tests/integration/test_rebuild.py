@@ -42,7 +42,13 @@ from shared.metrics import ConsumerLagMetrics
 from shared.migrations import define_shared_tables
 from shared.rebuild import connect_admin, group_members, topic_partitions
 from shared.settings import PROJECT_ROOT
-from tests.integration.conftest import SERVICES, Service, start_service, wait_ready
+from tests.integration.conftest import (
+    NOT_HEARD_OF_YET,
+    SERVICES,
+    Service,
+    start_service,
+    wait_ready,
+)
 from tests.support import bearer
 
 pytestmark = pytest.mark.integration
@@ -219,11 +225,12 @@ class Client:
         return await self.call(service, "POST", path, body if body is not None else {})
 
     async def eventually(self, service: str, path: str, body: Any) -> Any:
-        """POST until the service has heard of what the body names (422 until then)."""
+        """POST until the service has heard of what the body names (409 not_yet_known or
+        422 until then)."""
 
         async def attempt() -> Any:
             response = await self.http.post(self.urls[service] + path, json=body)
-            if response.status_code == 422:
+            if response.status_code in NOT_HEARD_OF_YET:
                 return None
             assert response.status_code in (200, 201), f"POST {path}: {response.text}"
             return response.json()
