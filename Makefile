@@ -17,8 +17,10 @@ run: setup
 test: setup postgres prometheus kcat lint
 	$(VENV)/bin/pytest
 
-unit: setup postgres
-	$(VENV)/bin/pytest tests/unit
+# The fast tier: the unit tests on SQLite and the in-memory broker, offline, with no
+# PostgreSQL and no Kafka (their PostgreSQL half, marked `postgresql`, runs in `make test`).
+unit: $(VENV)/.synced
+	$(VENV)/bin/pytest tests/unit -m "not postgresql"
 
 integration: setup postgres prometheus kcat
 	$(VENV)/bin/pytest tests/integration

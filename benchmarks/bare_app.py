@@ -1,6 +1,6 @@
 """The bare baseline of the HTTP benchmarks: a FastAPI app with one route that inserts one row
 into one table through ``shared.db.create_engine`` — no auth, no outbox, no audit, no read
-model — served by uvicorn as the services are (``shared.cli serve``).
+model — served by uvicorn as the services are (``services.cli serve``).
 
     ANTT_DATABASE_URL=sqlite+aiosqlite:///bare.db ANTT_PORT=8100 \\
         .venv/bin/python -m benchmarks.bare_app

@@ -17,7 +17,7 @@ resolving one incident for one of those teams, as reporting would. Then, alterna
   from the start (no decoding, no database): events/s from its first fetch to the last
   record, and the benchmark process's CPU per event;
 - **awards, SQLite / PostgreSQL**: the awards service as a process
-  (``python -m shared.cli serve awards``) on a fresh database, its consumer groups reset to
+  (``python -m services.cli serve awards``) on a fresh database, its consumer groups reset to
   the start, applies the backlog: decoded, claimed in the inbox, credited and scored in
   batches, one transaction and one offset commit each. Its inbox is polled every 20 ms from
   the moment the process starts; rate and CPU (``/proc``) run from the first applied batch

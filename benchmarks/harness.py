@@ -1,5 +1,5 @@
 """What the benchmarks share: a Kafka broker and a PostgreSQL cluster of their own, service
-processes started as ops start them (``python -m shared.cli serve NAME``), CPU time read
+processes started as ops start them (``python -m services.cli serve NAME``), CPU time read
 from ``/proc``, records published as the services publish them, and percentiles.
 
 Everything a benchmark starts is stopped when its ``Infrastructure`` closes, also on an
@@ -299,12 +299,12 @@ def start_process(
 def start_service(
     infra: Infrastructure, name: str, database_url: str, **extra: str
 ) -> ServiceProcess:
-    """``python -m shared.cli serve NAME`` on a free port, on the benchmark's Kafka."""
+    """``python -m services.cli serve NAME`` on a free port, on the benchmark's Kafka."""
     if infra.kafka is None:
         raise RuntimeError("start Kafka first")
     port = free_port()
     env = service_env(infra.kafka.bootstrap_servers, database_url, ANTT_PORT=str(port), **extra)
-    return start_process(infra, name, [sys.executable, "-m", "shared.cli", "serve", name], env)
+    return start_process(infra, name, [sys.executable, "-m", "services.cli", "serve", name], env)
 
 
 def start_bare_app(infra: Infrastructure, database_url: str) -> ServiceProcess:
@@ -317,7 +317,7 @@ def start_bare_app(infra: Infrastructure, database_url: str) -> ServiceProcess:
 def antt_command() -> list[str]:
     """The ``antt`` console script of this virtualenv (the module when it is missing)."""
     script = Path(sys.executable).parent / "antt"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "shared.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "services.cli"]
 
 
 # --- a ward and a team, as registry announces them ------------------------------------------

@@ -6,7 +6,7 @@ FastAPI app inserting one row per request, in the same run.
 
 Starts a Kafka broker and a PostgreSQL cluster of its own, and for each database:
 
-- **reporting** as ops run it (``python -m shared.cli serve reporting``) on a fresh database;
+- **reporting** as ops run it (``python -m services.cli serve reporting``) on a fresh database;
   a ward and its team are announced on Kafka (``area_registered``, ``team_registered``, as
   registry publishes them) and the benchmark waits until reporting accepts incidents there.
   Each request is a real report: token checked, validated against the read model, the

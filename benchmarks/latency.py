@@ -6,7 +6,7 @@ run.
         [--databases sqlite,postgres] [--keep-logs DIR]
 
 Starts a Kafka broker and a PostgreSQL cluster of its own, and for each database reporting
-and awards as ops run them (``python -m shared.cli serve …``, default settings), each on a
+and awards as ops run them (``python -m services.cli serve …``, default settings), each on a
 fresh database; a ward and its team are announced on Kafka as registry would. Then,
 alternating, ``--rounds`` times:
 

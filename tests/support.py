@@ -24,6 +24,10 @@ TEST_SIGNING_KEY = "test-signing-key-for-the-antt-test-suite-only"
 TEST_INFORMANT_KEY = Fernet.generate_key().decode()
 TEST_CODEC = TokenCodec(TEST_SIGNING_KEY)
 
+# asgi-lifespan gives an app 5 s to start and to stop; a start-up that runs migrations on a
+# loaded 2-core machine can take longer. Generous, since a real hang fails anyway.
+LIFESPAN_TIMEOUT_SECONDS = 60.0
+
 
 def token(role: Role = Role.ADMIN, *areas: str, subject: str = "tester") -> str:
     return TEST_CODEC.issue(subject, role, areas)
@@ -31,6 +35,16 @@ def token(role: Role = Role.ADMIN, *areas: str, subject: str = "tester") -> str:
 
 def bearer(role: Role = Role.ADMIN, *areas: str, subject: str = "tester") -> dict[str, str]:
     return {"Authorization": f"Bearer {token(role, *areas, subject=subject)}"}
+
+
+def lifespan(app: FastAPI) -> LifespanManager:
+    """The app's start-up and shutdown, as a server would run them, with the suite's
+    timeout: every test that runs a lifespan goes through here."""
+    return LifespanManager(
+        app,
+        startup_timeout=LIFESPAN_TIMEOUT_SECONDS,
+        shutdown_timeout=LIFESPAN_TIMEOUT_SECONDS,
+    )
 
 
 @asynccontextmanager
@@ -41,7 +55,7 @@ async def running_app(
     (authenticated as an admin unless other ``headers`` are given)."""
     runtime: ServiceRuntime = app.state.runtime
     async with TestKafkaBroker(runtime.broker):
-        async with LifespanManager(app):
+        async with lifespan(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
                 transport=transport,

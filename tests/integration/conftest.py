@@ -108,7 +108,7 @@ def start_service(
     }
     with log_file.open("ab") as log:  # a restarted service goes on in the same log
         process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "serve", name],
+            [sys.executable, "-m", "services.cli", "serve", name],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,

@@ -53,7 +53,7 @@ async def test_every_client_takes_a_list_and_skips_a_host_that_is_down(kafka: Lo
 def test_the_dlq_command_takes_a_list_and_refuses_a_malformed_one(kafka: LocalKafka):
     def dlq_count(bootstrap: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "shared.cli", "dlq", "count", "reporting.incident"],
+            [sys.executable, "-m", "services.cli", "dlq", "count", "reporting.incident"],
             cwd=PROJECT_ROOT,
             capture_output=True,
             text=True,

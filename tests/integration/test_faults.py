@@ -470,7 +470,7 @@ def test_producer_killed_while_its_outbox_drains_a_backlog(
 
 def antt(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args],
+        [sys.executable, "-m", "services.cli", *args],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

@@ -104,7 +104,7 @@ def stop(service: Service) -> None:
 def antt(service: Service, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """The `antt` command with the same ANTT_* environment as the service's process."""
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args],
+        [sys.executable, "-m", "services.cli", *args],
         cwd=PROJECT_ROOT,
         env=service.env,
         capture_output=True,

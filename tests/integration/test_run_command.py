@@ -57,7 +57,7 @@ def test_run_serves_three_ready_services_and_ctrl_c_stops_every_process(tmp_path
             [
                 sys.executable,
                 "-m",
-                "shared.cli",
+                "services.cli",
                 "run",
                 "--kafka-port",
                 str(kafka_port),

@@ -228,7 +228,7 @@ async def replay_with_cli(bootstrap: str, topic: str) -> str:
     replay = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "shared.cli",
+        "services.cli",
         "dlq",
         "replay",
         topic,
@@ -385,7 +385,7 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(stack):
         listing = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "shared.cli",
+            "services.cli",
             "dlq",
             "list",
             "reporting.incident",

@@ -45,7 +45,7 @@ def test_the_readme_walkthrough_runs_twice_with_the_same_output(tmp_path: Path) 
     output = tmp_path / "run.out"
     with output.open("wb") as out:
         stack = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "run", "--kafka-port", str(kafka_port),
+            [sys.executable, "-m", "services.cli", "run", "--kafka-port", str(kafka_port),
              "--base-port", str(base_port), "--var-dir", str(tmp_path / "var")],
             cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, "COLUMNS": "200"}, start_new_session=True,

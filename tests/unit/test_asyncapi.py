@@ -19,8 +19,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 from typer.testing import CliRunner
 
+from services.cli import app as cli
 from shared.asyncapi import ASYNCAPI_DIR, GENERATED_HEADER
-from shared.cli import app as cli
 from shared.cloudevents import build_headers
 from shared.events import (
     EVENT_TYPES,

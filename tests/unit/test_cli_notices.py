@@ -18,7 +18,7 @@ def antt(args: list[str], env: dict[str, str], terminal: bool) -> tuple[int, str
     """Run ``antt``; its stderr on a pseudo-terminal when ``terminal``. Returns the exit
     code, stdout and stderr."""
     base = {key: value for key, value in os.environ.items() if not key.startswith("ANTT_")}
-    command = [sys.executable, "-m", "shared.cli", *args]
+    command = [sys.executable, "-m", "services.cli", *args]
     if not terminal:
         done = subprocess.run(
             command, cwd=PROJECT_ROOT, env={**base, **env}, capture_output=True, timeout=120

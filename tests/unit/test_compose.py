@@ -4,9 +4,9 @@ There is no Docker engine here, so ``docker compose config`` cannot check the fi
 
 * the file, after variable interpolation, is validated with ``jsonschema`` against the
   Compose Specification's JSON schema. The schema is not copied into the repository: it
-  comes from a pinned wheel on PyPI, ``check-jsonschema`` (which vendors the upstream
-  compose-spec schema for its ``check-compose-spec`` hook), downloaded at test time,
-  checked by sha256 and kept in the git-ignored ``.cache/compose-spec/``;
+  is read from the installed ``check-jsonschema`` package (which vendors the upstream
+  compose-spec schema for its ``check-compose-spec`` hook), a dev dependency pinned in
+  ``pyproject.toml`` and ``uv.lock``, and checked by sha256; nothing is downloaded;
 * ports, ``ANTT_*`` settings, health checks and dependencies are compared with the
   services' ``Settings`` classes and their routes; the Prometheus scrape targets and the
   Grafana provisioning and dashboard are compared with the compose file and the metrics
@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import os
 import re
-import urllib.request
-import zipfile
 from collections.abc import Iterator, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -46,14 +44,11 @@ DASHBOARD_PROVIDERS_DIR = GRAFANA_DIR / "provisioning" / "dashboards"
 DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
 GRAFANA_DATASOURCE_UID = "antt-prometheus"  # what the dashboards' panels name
 
-# Where the Compose Specification's schema comes from: a pinned wheel and the file in it.
-SCHEMA_PACKAGE = "check-jsonschema"
-SCHEMA_WHEEL = "check_jsonschema-0.39.0-py3-none-any.whl"
-SCHEMA_WHEEL_SHA256 = "14ce5c94871c551268ea948ffe21e9f1464dc48fb20bf9a4c13deeaaf756cf9b"
-SCHEMA_MEMBER = "check_jsonschema/builtin_schemas/vendor/compose-spec.json"
+# Where the Compose Specification's schema comes from: a file in the installed
+# check-jsonschema (0.39.0, pinned in pyproject.toml's dev group and in uv.lock).
+SCHEMA_PACKAGE = "check_jsonschema.builtin_schemas.vendor"
+SCHEMA_RESOURCE = "compose-spec.json"
 SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
-SCHEMA_CACHE = ROOT / ".cache" / "compose-spec" / "compose-spec.check-jsonschema-0.39.0.json"
-PYPI_SIMPLE = "https://pypi.org/simple"
 
 SERVICE_MODULES = {"registry": registry_app, "reporting": reporting_app, "awards": awards_app}
 INFRASTRUCTURE = ("kafka-1", "kafka-2", "kafka-3", "postgres")
@@ -75,46 +70,18 @@ REQUIRED_VARIABLES = {
 }
 
 
-# --- the schema, from PyPI -------------------------------------------------------------
+# --- the schema, from the installed check-jsonschema -----------------------------------
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _download(url: str, accept: str | None = None) -> bytes:
-    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return bytes(response.read())
-
-
-def _fetch_schema() -> bytes:
-    """The schema file out of the pinned wheel, found through PyPI's JSON simple index."""
-    index = json.loads(
-        _download(f"{PYPI_SIMPLE}/{SCHEMA_PACKAGE}/", "application/vnd.pypi.simple.v1+json")
-    )
-    entry = next((f for f in index["files"] if f["filename"] == SCHEMA_WHEEL), None)
-    assert entry is not None, f"{SCHEMA_WHEEL} is not on PyPI's index of {SCHEMA_PACKAGE}"
-    assert entry["hashes"].get("sha256") == SCHEMA_WHEEL_SHA256, "PyPI lists another hash"
-    wheel = _download(entry["url"])
-    assert _sha256(wheel) == SCHEMA_WHEEL_SHA256, f"{SCHEMA_WHEEL} does not match its sha256"
-    with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
-        schema = archive.read(SCHEMA_MEMBER)
-    assert _sha256(schema) == SCHEMA_SHA256, f"{SCHEMA_MEMBER} does not match its sha256"
-    return schema
-
-
 @pytest.fixture(scope="module")
 def compose_schema() -> dict[str, Any]:
-    """The Compose Specification's schema: the cached copy, or fetched once and cached."""
-    if SCHEMA_CACHE.is_file() and _sha256(SCHEMA_CACHE.read_bytes()) == SCHEMA_SHA256:
-        data = SCHEMA_CACHE.read_bytes()
-    else:
-        data = _fetch_schema()
-        SCHEMA_CACHE.parent.mkdir(parents=True, exist_ok=True)
-        partial = SCHEMA_CACHE.with_name(f"{SCHEMA_CACHE.name}.{os.getpid()}.part")
-        partial.write_bytes(data)
-        partial.replace(SCHEMA_CACHE)
+    """The Compose Specification's schema, as the pinned check-jsonschema vendors it."""
+    data = resources.files(SCHEMA_PACKAGE).joinpath(SCHEMA_RESOURCE).read_bytes()
+    assert _sha256(data) == SCHEMA_SHA256, f"{SCHEMA_PACKAGE}/{SCHEMA_RESOURCE} changed"
     schema: dict[str, Any] = json.loads(data)
     return schema
 

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import pytest
-from asgi_lifespan import LifespanManager
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry, generate_latest
@@ -27,7 +26,7 @@ from shared.events import AwardGranted, IncidentStatus, IncidentStatusChanged, R
 from shared.metrics import DeliveryMetrics
 from shared.outbox import OutboxRelay, RelayResult, wake_on_commit
 from shared.runtime import ServiceRuntime
-from tests.support import eventually, publish_event, running_app, unit_settings
+from tests.support import eventually, lifespan, publish_event, running_app, unit_settings
 
 
 def test_headers_round_trip():
@@ -291,7 +290,7 @@ async def relay_by_hand(app) -> AsyncIterator[ServiceRuntime]:
     """The app on the in-memory broker with its relay loop stopped: the test alone calls
     ``publish_pending`` (a commit that adds outbox rows would wake the loop)."""
     runtime: ServiceRuntime = app.state.runtime
-    async with TestKafkaBroker(runtime.broker), LifespanManager(app):
+    async with TestKafkaBroker(runtime.broker), lifespan(app):
         loop = next(task for task in runtime._tasks if task.get_name() == "outbox-relay")
         loop.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -565,7 +565,7 @@ def test_a_reference_is_named_as_postgresql_names_it() -> None:
 def test_the_rebuild_refuses_when_kafka_is_unreachable(tmp_path) -> None:
     from typer.testing import CliRunner
 
-    from shared.cli import app
+    from services.cli import app
     from shared.local_kafka import free_port
     from tests.support import TEST_SIGNING_KEY
 

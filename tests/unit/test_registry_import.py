@@ -8,10 +8,10 @@ import pytest
 from sqlmodel import func, select
 from typer.testing import CliRunner
 
+from services.cli import app as cli
 from services.registry.app import Settings, create_app
 from services.registry.models import AreaCreate, Team
 from shared.auth import Principal, Role
-from shared.cli import app as cli
 from shared.db import create_engine
 from shared.migrations import upgrade_to_head
 from tests.registry_support import RegistryClient, csv_bytes, outbox_events, team_rows

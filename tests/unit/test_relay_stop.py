@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from asgi_lifespan import LifespanManager
 from faststream.kafka import TestKafkaBroker
 from sqlalchemy import select
 
@@ -19,7 +18,7 @@ from services.awards.app import Settings, create_app
 from shared.db import execute
 from shared.events import AwardGranted, RecipientKind
 from shared.runtime import ServiceRuntime
-from tests.support import unit_settings
+from tests.support import lifespan, unit_settings
 
 
 class SlowKafka:
@@ -82,7 +81,7 @@ async def relay_of_our_own(database_url: str) -> AsyncIterator[ServiceRuntime]:
     """The app on the in-memory broker; its relay loop replaced by one the test starts."""
     app = create_app(unit_settings(Settings, database_url, outbox_poll_seconds=60))
     runtime: ServiceRuntime = app.state.runtime
-    async with TestKafkaBroker(runtime.broker), LifespanManager(app):
+    async with TestKafkaBroker(runtime.broker), lifespan(app):
         await runtime.relay.stop()
         yield runtime
 
@@ -146,7 +145,7 @@ async def test_the_service_shutdown_lets_the_relay_mark_what_kafka_acknowledged(
     runtime: ServiceRuntime = app.state.runtime
     kafka = SlowKafka(rows=4)
     async with TestKafkaBroker(runtime.broker):
-        manager = LifespanManager(app)
+        manager = lifespan(app)
         await manager.__aenter__()
         runtime.broker.publish = kafka.publish  # type: ignore[method-assign]
         await add_rows(runtime, 4)  # the commit wakes the service's own relay

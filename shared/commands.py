@@ -1,0 +1,261 @@
+"""The ``antt`` sub-commands that need no service: the local Kafka broker (``antt kafka``),
+dead letters (``antt dlq``) and bearer tokens (``antt token``), and the console every
+``antt`` command prints on. ``services/cli.py`` adds them to the ``antt`` command beside the
+commands that build a service (``shared/`` imports no service)."""
+
+import asyncio
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from shared.auth import ConfigurationError, Role, TokenCodec, load_signing_key
+from shared.dead_letters import list_dead_letters, pending_dead_letters, replay_dead_letters
+from shared.local_kafka import (
+    LocalKafka,
+    LocalKafkaCluster,
+    LocalKafkaError,
+    fetch_jars,
+    local_kafka_at,
+)
+from shared.settings import VAR_DIR, ServiceSettings, bootstrap_list
+
+console = Console(stderr=True)
+
+kafka_app = typer.Typer(help="The local Apache Kafka broker (embedded stack and tests).")
+
+DataDir = Annotated[Path, typer.Option(help="Broker data folder")]
+Port = Annotated[int, typer.Option(help="Client listener port on 127.0.0.1")]
+ControllerPort = Annotated[int, typer.Option(help="KRaft controller port on 127.0.0.1")]
+
+
+Nodes = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=9,
+        help="KRaft nodes, each broker and controller; node N (from 0) listens on "
+        "port+2N and controller-port+2N. 3 or more: replication factor 3, min ISR 2",
+    ),
+]
+
+
+@kafka_app.command("fetch")
+def kafka_fetch() -> None:
+    """Fetch the pinned Kafka jars with Maven (once; again when deploy/kafka/pom.xml changes)."""
+    with console.status("Fetching Apache Kafka jars with Maven…"):
+        libs = fetch_jars()
+    console.print(f"Kafka jars in {libs}")
+
+
+@kafka_app.command("start")
+def kafka_start(
+    data_dir: DataDir = VAR_DIR / "kafka",
+    port: Port = 9092,
+    controller_port: ControllerPort = 9093,
+    nodes: Nodes = 1,
+) -> None:
+    """Start the broker (or a cluster of --nodes) in the background; return once it answers."""
+    kafka = local_kafka_at(data_dir, port, controller_port)
+    if isinstance(kafka, LocalKafkaCluster) and kafka.size != nodes:
+        console.print(
+            f"[red]{data_dir} holds a cluster of {kafka.size} nodes; start it with "
+            f"--nodes {kafka.size}, or use another --data-dir[/red]"
+        )
+        raise typer.Exit(2)
+    if nodes > 1 and isinstance(kafka, LocalKafka) and (data_dir / "logs").exists():
+        console.print(
+            f"[red]{data_dir} holds a single broker; stop it and use another --data-dir "
+            "for a cluster[/red]"
+        )
+        raise typer.Exit(2)
+    if nodes > 1:
+        kafka = LocalKafkaCluster(
+            data_dir=data_dir, port=port, controller_port=controller_port, size=nodes
+        )
+    started = time.monotonic()
+    try:
+        with console.status(f"Starting Kafka on {kafka.bootstrap_servers}…"):
+            kafka.start()
+    except LocalKafkaError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"Kafka ready after {time.monotonic() - started:.1f}s")
+    _print_kafka(kafka)
+
+
+def _print_kafka(kafka: LocalKafka | LocalKafkaCluster) -> bool:
+    """A table of the node(s): pid, ports, log; True if every node runs."""
+    nodes = kafka.nodes if isinstance(kafka, LocalKafkaCluster) else [kafka]
+    table = Table("node", "state", "pid", "client", "controller", "log")
+    running = 0
+    for node in nodes:
+        pid = node.running_pid()
+        running += pid is not None
+        table.add_row(
+            str(node.node_id),
+            "[green]running[/green]" if pid else "[red]stopped[/red]",
+            str(pid or "—"),
+            node.bootstrap_servers,
+            f"127.0.0.1:{node.controller_port}",
+            str(node.log_file),
+        )
+    console.print(table)
+    if isinstance(kafka, LocalKafkaCluster):
+        console.print(
+            f"bootstrap: {kafka.bootstrap_servers}; replication factor "
+            f"{kafka.replication_factor}, min.insync.replicas {kafka.min_insync_replicas}; "
+            f"{running} of {kafka.size} nodes running"
+        )
+    return running == len(nodes)
+
+
+@kafka_app.command("stop")
+def kafka_stop(
+    data_dir: DataDir = VAR_DIR / "kafka",
+    port: Port = 9092,
+    controller_port: ControllerPort = 9093,
+) -> None:
+    """Stop the broker, or every node of the cluster, started from this data folder."""
+    stopped = local_kafka_at(data_dir, port, controller_port).stop()
+    console.print("Kafka stopped" if stopped else "Kafka was not running")
+
+
+@kafka_app.command("status")
+def kafka_status(
+    data_dir: DataDir = VAR_DIR / "kafka",
+    port: Port = 9092,
+    controller_port: ControllerPort = 9093,
+) -> None:
+    """Each node: running or not, pid, ports; exit 1 unless every node runs."""
+    kafka = local_kafka_at(data_dir, port, controller_port)
+    if not _print_kafka(kafka):
+        raise typer.Exit(1)
+
+
+dlq_app = typer.Typer(help="Dead-lettered messages: count and replay.")
+
+
+def _bootstrap_hosts(value: str) -> str:
+    try:
+        return ",".join(bootstrap_list(value))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+Bootstrap = Annotated[
+    str,
+    typer.Option(
+        envvar="ANTT_KAFKA_BOOTSTRAP_SERVERS",
+        help="Kafka bootstrap servers, comma-separated host:port",
+        callback=_bootstrap_hosts,
+    ),
+]
+Topic = Annotated[str, typer.Argument(help="The original topic, e.g. reporting.incident")]
+
+
+@dlq_app.command("count")
+def dlq_count(topic: Topic, bootstrap: Bootstrap = "127.0.0.1:9092") -> None:
+    """How many dead letters of TOPIC wait to be replayed."""
+    pending = asyncio.run(pending_dead_letters(bootstrap, topic))
+    typer.echo(f"{topic}.dlq: {pending} waiting")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: Topic,
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Show the newest N")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+) -> None:
+    """The newest dead letters of TOPIC: where they were, why they failed, whether replayed."""
+    letters = asyncio.run(list_dead_letters(bootstrap, topic, limit))
+    if as_json:
+        for letter in letters:
+            typer.echo(json.dumps(dataclasses.asdict(letter), ensure_ascii=False))
+        return
+    table = Table(title=f"{topic}.dlq ({len(letters)} shown)")
+    for column in (
+        "partition",
+        "offset",
+        "key",
+        "ce_id",
+        "failed at",
+        "group",
+        "attempts",
+        "error",
+        "replayed",
+    ):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(
+            str(letter.partition),
+            str(letter.offset),
+            letter.key or "",
+            letter.event_id or "",
+            letter.failed_at or "",
+            letter.consumer_group or "",
+            letter.attempts or "",
+            f"{letter.error_type}: {letter.error}",
+            "yes" if letter.replayed else "no",
+        )
+    Console(width=200).print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: Topic,
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    limit: Annotated[int | None, typer.Option(min=1, help="Replay at most this many")] = None,
+) -> None:
+    """Send TOPIC's dead letters back to TOPIC (after the cause is fixed)."""
+    with Progress(console=console, transient=False) as progress:
+        task = progress.add_task(f"Replaying {topic}.dlq", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = asyncio.run(replay_dead_letters(bootstrap, topic, limit, advance))
+    console.print(f"Replayed {result.replayed} of {result.pending_before} waiting in {topic}.dlq")
+
+
+token_app = typer.Typer(help="Bearer tokens for callers of the HTTP APIs.")
+
+
+@token_app.command("issue")
+def token_issue(
+    role: Annotated[Role, typer.Option(help="admin, officer, tip_handler, auditor or service")],
+    subject: Annotated[str, typer.Option(help="Who the token is for (shown in the audit trail)")],
+    area: Annotated[
+        list[str] | None, typer.Option(help="Area code the holder acts in (repeatable)")
+    ] = None,
+    ttl_hours: Annotated[float, typer.Option(min=0.01, max=24 * 365)] = 8.0,
+) -> None:
+    """Mint a token signed with ANTT_JWT_SECRET (or ANTT_JWT_SECRET_FILE); print it."""
+    settings = ServiceSettings()
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    try:
+        key = load_signing_key(secret, settings.jwt_secret_file, settings.env)
+        codec = TokenCodec(key, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        token = codec.issue(subject, role, area or [], ttl_seconds=int(ttl_hours * 3600))
+    except (ConfigurationError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    typer.echo(token)
+
+
+_shown_notices: set[str] = set()
+
+
+def show_dev_notice(event: str, message: str) -> None:
+    # Once per command, as a sentence, and only for a person at a terminal: a script that
+    # runs `TOKEN=$(antt token issue …)` wants the token and nothing else.
+    if event not in _shown_notices and console.is_terminal:
+        _shown_notices.add(event)
+        console.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
