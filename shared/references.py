@@ -16,7 +16,8 @@ An id out of the caller's scope answers exactly as an absent one, in both cases,
 neither tells an officer anything about another ward's records.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from shared.bus import EventConsumer
 from shared.errors import DomainError, NotYetKnownError, UnknownReferenceError
@@ -44,3 +45,10 @@ class References:
             loc,
             retry_after=self.retry_after,
         )
+
+    def when_unknown(
+        self, what: str, ref: object, loc: Sequence[str | int], *topics: str
+    ) -> Callable[[], DomainError]:
+        """``unknown``, built when it is raised (whether the service is catching up is read
+        then): the ``error`` of a scoped lookup (``shared.scope``)."""
+        return partial(self.unknown, what, ref, loc, *topics)

@@ -1,8 +1,8 @@
 """Area scopes: an officer's token lists area codes; the officer may act on those areas and
 everything below them. Each service resolves codes against its own copy of the area tree."""
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from sqlalchemy import bindparam
@@ -12,7 +12,26 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
 from shared.db import execute
-from shared.errors import NotFoundError
+from shared.errors import DomainError, NotFoundError
+
+Row = TypeVar("Row")
+AreaRow = TypeVar("AreaRow")
+
+
+def area_id_of(row: Any) -> UUID:
+    """The area a record belongs to: its ``area_id`` (an area's own is ``area_itself``)."""
+    area_id: UUID = row.area_id
+    return area_id
+
+
+def area_itself(row: Any) -> UUID:
+    """For a lookup of an area: the area it concerns is itself."""
+    area_id: UUID = row.id
+    return area_id
+
+
+def _any_row(row: Any) -> bool:
+    return True
 
 
 async def descendants(session: AsyncSession, area_model: Any, roots: Iterable[UUID]) -> set[UUID]:
@@ -102,11 +121,12 @@ async def area_lines(
     return AreaLines(rows.all())
 
 
-class AreaScope:
+class AreaScope(Generic[AreaRow]):
     """Answers "may this caller see or change records of that area?" for one service."""
 
-    def __init__(self, area_model: Any) -> None:
-        self.area_model = area_model
+    def __init__(self, area_model: type[AreaRow]) -> None:
+        self.area_type = area_model
+        self.area_model: Any = area_model  # for its columns in queries
 
     async def lines(self, session: AsyncSession, area_ids: Iterable[UUID | None]) -> AreaLines:
         """The given areas and those above them, for ``permits`` and for counting along
@@ -144,3 +164,142 @@ class AreaScope:
         """Out of scope looks exactly like absent: the caller learns nothing of ward B."""
         if not await self.allows(session, principal, area_id):
             raise not_found
+
+    async def get_in_scope(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        model: type[Row],
+        ident: object,
+        *,
+        what: str,
+        loc: Sequence[str | int] | None = None,
+        area_of: Callable[[Row], UUID] = area_id_of,
+        error: Callable[[], DomainError] | None = None,
+    ) -> Row:
+        """``model`` ``ident`` by primary key (``session.get``: the identity map first, then
+        one query), if the caller may see its area (``allows``: no query for a caller of
+        every area, one otherwise). Absent and out of scope raise the same error: by default
+        404 "``what`` ``ident`` not found" at ``loc`` (``["path", "<what>_id"]``); ``error``
+        builds another (a 422 for a reference a new record names, say)."""
+        row = await session.get(model, ident)
+        return await self.visible(
+            session, principal, row, area_of=area_of, error=_missing(what, ident, loc, error)
+        )
+
+    async def get_in_scope_with_lines(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        model: type[Row],
+        ident: object,
+        *,
+        what: str,
+        loc: Sequence[str | int] | None = None,
+        area_of: Callable[[Row], UUID] = area_id_of,
+        error: Callable[[], DomainError] | None = None,
+    ) -> tuple[Row, AreaLines]:
+        """``get_in_scope``, with the lines above the record's area read by the scope check
+        (always one query, whoever the caller) for the caller to count or rule along."""
+        missing = _missing(what, ident, loc, error)
+        row = await session.get(model, ident)
+        if row is None:
+            raise missing()
+        area_id = area_of(row)
+        lines = await self.lines(session, [area_id])
+        if not self.permits(principal, lines, area_id):
+            raise missing()
+        return row, lines
+
+    async def visible(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        row: Row | None,
+        *,
+        area_of: Callable[[Row], UUID] = area_id_of,
+        error: Callable[[], DomainError],
+    ) -> Row:
+        """A record found some other way, if there is one and the caller may see its area;
+        else ``error()``, the same for both (out of scope looks exactly like absent)."""
+        if row is None or not await self.allows(session, principal, area_of(row)):
+            raise error()
+        return row
+
+    async def area(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        area_id: UUID,
+        *,
+        loc: Sequence[str | int] | None = None,
+        error: Callable[[], DomainError] | None = None,
+    ) -> AreaRow:
+        """``get_in_scope`` of an area of this service's tree (the area is its own scope)."""
+        return await self.get_in_scope(
+            session,
+            principal,
+            self.area_type,
+            area_id,
+            what="area",
+            loc=loc,
+            area_of=area_itself,
+            error=error,
+        )
+
+    async def area_within(
+        self,
+        session: AsyncSession,
+        area_id: UUID,
+        areas: Collection[UUID] | None,
+        *,
+        loc: Sequence[str | int] | None = None,
+        known: Callable[[AreaRow], bool] = _any_row,
+        error: Callable[[], DomainError] | None = None,
+    ) -> AreaRow:
+        """``get_within`` of an area of this service's tree."""
+        return await get_within(
+            session,
+            self.area_type,
+            area_id,
+            areas,
+            what="area",
+            loc=loc,
+            area_of=area_itself,
+            known=known,
+            error=error,
+        )
+
+
+async def get_within(
+    session: AsyncSession,
+    model: type[Row],
+    ident: object,
+    areas: Collection[UUID] | None,
+    *,
+    what: str,
+    loc: Sequence[str | int] | None = None,
+    area_of: Callable[[Row], UUID] = area_id_of,
+    known: Callable[[Row], bool] = _any_row,
+    error: Callable[[], DomainError] | None = None,
+) -> Row:
+    """``AreaScope.get_in_scope`` for a use case that holds the caller's areas already
+    (``AreaScope.area_ids``, which it needs for a list's filter too; None for every area):
+    the same lookup and the same errors, the scope answered from ``areas`` with no query.
+    ``known`` refuses a row as if absent (a read model's placeholder, say)."""
+    row = await session.get(model, ident)
+    if row is None or not known(row) or (areas is not None and area_of(row) not in areas):
+        raise _missing(what, ident, loc, error)()
+    return row
+
+
+def _missing(
+    what: str,
+    ident: object,
+    loc: Sequence[str | int] | None,
+    error: Callable[[], DomainError] | None,
+) -> Callable[[], DomainError]:
+    if error is not None:
+        return error
+    where = list(loc) if loc is not None else ["path", f"{what}_id"]
+    return lambda: NotFoundError(f"{what} {ident} not found", where)

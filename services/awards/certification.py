@@ -33,7 +33,7 @@ from services.awards.periods import day_start
 from shared.audit import AuditTrail
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
-from shared.errors import ConflictError, NotFoundError, RuleViolationError
+from shared.errors import ConflictError, RuleViolationError
 from shared.events import (
     AreaLevel,
     AreaRegistered,
@@ -69,11 +69,14 @@ class Certifications:
         conflict = f"area {command.area_id} is already registered for {command.year}"
         try:
             async with transaction(self.sessions) as session:
-                area = await session.get(KnownArea, command.area_id)
-                if area is None or not await self.scope.allows(session, principal, area.id):
-                    raise self.references.unknown(
+                area = await self.scope.area(
+                    session,
+                    principal,
+                    command.area_id,
+                    error=self.references.when_unknown(
                         "area", command.area_id, ["body", "area_id"], AreaRegistered.topic
-                    )
+                    ),
+                )
                 existing = await session.exec(
                     select(Certification.id).where(
                         Certification.area_id == area.id, Certification.year == command.year
@@ -174,14 +177,9 @@ class Certifications:
     async def _certification(
         self, session: AsyncSession, certification_id: UUID, principal: Principal
     ) -> Certification:
-        not_found = NotFoundError(
-            f"certification {certification_id} not found", ["path", "certification_id"]
+        return await self.scope.get_in_scope(
+            session, principal, Certification, certification_id, what="certification"
         )
-        certification = await session.get(Certification, certification_id)
-        if certification is None:
-            raise not_found
-        await self.scope.require(session, principal, certification.area_id, not_found)
-        return certification
 
     async def _public(
         self, session: AsyncSession, certification: Certification

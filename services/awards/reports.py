@@ -15,7 +15,7 @@ from services.awards.catalogue import Catalogue
 from services.awards.models import Award, AwardsReport, AwardStatus, KnownArea, ReportRow
 from shared.auth import Principal
 from shared.db import SessionFactory
-from shared.errors import NotFoundError, RuleViolationError
+from shared.errors import RuleViolationError
 from shared.events import RecipientKind
 from shared.scope import AreaScope, descendants
 
@@ -51,11 +51,8 @@ class AwardsReports:
                 "granted_from must not be after granted_to", ["query", "granted_from"]
             )
         self.catalogue.check_campaign_query(campaign)
-        not_found = NotFoundError(f"area {area_id} not found", ["query", "area_id"])
         async with self.sessions() as session:
-            if await session.get(KnownArea, area_id) is None:
-                raise not_found
-            await self.scope.require(session, principal, area_id, not_found)
+            await self.scope.area(session, principal, area_id, loc=["query", "area_id"])
             areas = await descendants(session, KnownArea, [area_id])
             query = select(Award.authority, Award.authority_level, Award.recipient_kind).where(
                 col(Award.area_id).in_(areas), Award.status == AwardStatus.ACTIVE

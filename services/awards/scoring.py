@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -644,12 +645,15 @@ class Scoring:
         principal: Principal,
     ) -> ScorePublic:
         period = self.period(period_code)
-        not_found = NotFoundError(f"{subject_kind} {subject_id} not found", ["path", "subject_id"])
         async with self.sessions() as session:
-            subject = await subject_info(session, subject_kind, subject_id)
-            if subject is None:
-                raise not_found
-            await self.scope.require(session, principal, subject.area_id, not_found)
+            subject = await self.scope.visible(
+                session,
+                principal,
+                await subject_info(session, subject_kind, subject_id),
+                error=partial(
+                    NotFoundError, f"{subject_kind} {subject_id} not found", ["path", "subject_id"]
+                ),
+            )
             total = await self._total(session, subject_kind, subject_id, period)
             entries = await session.exec(
                 select(ScoreEntry)
@@ -685,11 +689,8 @@ class Scoring:
     ) -> LeaderboardPublic:
         """Points per subject in the area and every area below it, highest first."""
         period = self.period(period_code)
-        not_found = NotFoundError(f"area {area_id} not found", ["query", "area_id"])
         async with self.sessions() as session:
-            if await session.get(KnownArea, area_id) is None:
-                raise not_found
-            await self.scope.require(session, principal, area_id, not_found)
+            await self.scope.area(session, principal, area_id, loc=["query", "area_id"])
             areas = await descendants(session, KnownArea, [area_id])
             points = func.sum(ScoreEntry.points).label("points")
             query = select(ScoreEntry.subject, ScoreEntry.subject_id, points).where(

@@ -50,7 +50,7 @@ from services.awards.scoring import Scoring, SolvedIncident
 from shared.audit import AuditTrail
 from shared.auth import Principal
 from shared.db import SessionFactory, serialize_on, transaction
-from shared.errors import ConflictError, NotFoundError, RuleViolationError
+from shared.errors import ConflictError, RuleViolationError
 from shared.events import (
     ActivityLogged,
     AreaMoved,
@@ -76,7 +76,7 @@ from shared.events import (
 from shared.idempotency import IdempotentRequest
 from shared.outbox import Outbox
 from shared.references import References
-from shared.scope import AreaScope
+from shared.scope import AreaScope, get_within
 
 SOLVED = {IncidentStatus.RESOLVED, IncidentStatus.MEDIATED, IncidentStatus.REFERRED}
 Loc = list[str | int]
@@ -232,12 +232,8 @@ class AwardsService:
     async def team_contribution(
         self, team_id: UUID, principal: Principal
     ) -> TeamContributionPublic:
-        not_found = NotFoundError(f"team {team_id} not found", ["path", "team_id"])
         async with self.sessions() as session:
-            team = await session.get(KnownTeam, team_id)
-            if team is None:
-                raise not_found
-            await self.scope.require(session, principal, team.area_id, not_found)
+            await self.scope.get_in_scope(session, principal, KnownTeam, team_id, what="team")
             contribution = await session.get(TeamContribution, team_id)
         return TeamContributionPublic(
             team_id=team_id,
@@ -354,13 +350,16 @@ class AwardsService:
                     f"a recipient without a registry id ({kind}) names its area in area_id",
                     ["body", "area_id"],
                 )
-            area = await session.get(KnownArea, command.area_id)
-            if area is None or (allowed is not None and area.id not in allowed):
-                raise self.references.unknown(
+            place = await self.scope.area_within(
+                session,
+                command.area_id,
+                allowed,
+                error=self.references.when_unknown(
                     "area", command.area_id, ["body", "area_id"], AreaRegistered.topic
-                )
+                ),
+            )
             return Recipient(
-                RecipientSource.NAMED, given_id or uuid4(), command.recipient_name, area.id
+                RecipientSource.NAMED, given_id or uuid4(), command.recipient_name, place.id
             )
         found: Recipient | None = None
         if kind is RecipientKind.INDIVIDUAL:
@@ -410,20 +409,21 @@ class AwardsService:
             seen.add(achievement.key)
             if achievement.kind is AchievementKind.TEXT:
                 continue
-            row: TrackedIncident | TrackedActivity | None
+            model: type[TrackedIncident | TrackedActivity]
             if achievement.kind is AchievementKind.INCIDENT:
-                row = await session.get(TrackedIncident, achievement.ref_id)
+                model, topic = TrackedIncident, IncidentReported.topic
             else:
-                row = await session.get(TrackedActivity, achievement.ref_id)
-            if row is None or (allowed is not None and row.area_id not in allowed):
-                topic = (
-                    IncidentReported.topic
-                    if achievement.kind is AchievementKind.INCIDENT
-                    else ActivityLogged.topic
-                )
-                raise self.references.unknown(
+                model, topic = TrackedActivity, ActivityLogged.topic
+            row = await get_within(
+                session,
+                model,
+                achievement.ref_id,
+                allowed,
+                what=f"{achievement.kind}",
+                error=self.references.when_unknown(
                     f"{achievement.kind}", achievement.ref_id, [*loc, "ref_id"], topic
-                )
+                ),
+            )
             if isinstance(row, TrackedIncident) and row.duplicate_of is not None:
                 raise RuleViolationError(
                     f"incident {row.id} repeats incident {row.duplicate_of}: cite that one",
@@ -771,14 +771,9 @@ class AwardsService:
     async def _nomination(
         self, session: AsyncSession, nomination_id: UUID, principal: Principal
     ) -> Nomination:
-        not_found = NotFoundError(
-            f"nomination {nomination_id} not found", ["path", "nomination_id"]
+        return await self.scope.get_in_scope(
+            session, principal, Nomination, nomination_id, what="nomination"
         )
-        nomination = await session.get(Nomination, nomination_id)
-        if nomination is None:
-            raise not_found
-        await self.scope.require(session, principal, nomination.area_id, not_found)
-        return nomination
 
     async def _open_nomination(
         self, session: AsyncSession, nomination_id: UUID, principal: Principal
@@ -792,23 +787,14 @@ class AwardsService:
         return nomination
 
     async def _award(self, session: AsyncSession, award_id: UUID, principal: Principal) -> Award:
-        not_found = NotFoundError(f"award {award_id} not found", ["path", "award_id"])
-        award = await session.get(Award, award_id)
-        if award is None:
-            raise not_found
-        await self.scope.require(session, principal, award.area_id, not_found)
-        return award
+        return await self.scope.get_in_scope(session, principal, Award, award_id, what="award")
 
     async def _open_suggestion(
         self, session: AsyncSession, suggestion_id: UUID, principal: Principal
     ) -> Suggestion:
-        not_found = NotFoundError(
-            f"suggestion {suggestion_id} not found", ["path", "suggestion_id"]
+        suggestion = await self.scope.get_in_scope(
+            session, principal, Suggestion, suggestion_id, what="suggestion"
         )
-        suggestion = await session.get(Suggestion, suggestion_id)
-        if suggestion is None:
-            raise not_found
-        await self.scope.require(session, principal, suggestion.area_id, not_found)
         if suggestion.status is not SuggestionStatus.SUGGESTED:
             raise ConflictError(
                 f"suggestion {suggestion_id} is already {suggestion.status}",

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -197,10 +198,12 @@ class RegistryService:
         self, session: AsyncSession, principal: Principal, area_id: UUID, loc: Loc
     ) -> Area:
         """An area a new record names: unknown and out-of-scope both get 422."""
-        area = await session.get(Area, area_id)
-        if area is None or not await self.scope.allows(session, principal, area_id):
-            raise UnknownReferenceError(f"unknown area {area_id}", loc)
-        return area
+        return await self.scope.area(
+            session,
+            principal,
+            area_id,
+            error=partial(UnknownReferenceError, f"unknown area {area_id}", loc),
+        )
 
     async def _visible_area_ids(
         self, session: AsyncSession, principal: Principal, within: UUID | None
@@ -288,12 +291,7 @@ class RegistryService:
         return AreaPublic.model_validate(area)
 
     async def _area(self, session: AsyncSession, principal: Principal, area_id: UUID) -> Area:
-        not_found = NotFoundError(f"area {area_id} not found", ["path", "area_id"])
-        area = await session.get(Area, area_id)
-        if area is None:
-            raise not_found
-        await self.scope.require(session, principal, area.id, not_found)
-        return area
+        return await self.scope.area(session, principal, area_id)
 
     async def get_area(self, area_id: UUID, principal: Principal) -> AreaPublic:
         async with self.sessions() as session:
@@ -419,12 +417,10 @@ class RegistryService:
         return PersonPublic.model_validate(person)
 
     async def get_person(self, person_id: UUID, principal: Principal) -> PersonProfile:
-        not_found = NotFoundError(f"person {person_id} not found", ["path", "person_id"])
         async with self.sessions() as session:
-            person = await session.get(Person, person_id)
-            if person is None:
-                raise not_found
-            await self.scope.require(session, principal, person.area_id, not_found)
+            person = await self.scope.get_in_scope(
+                session, principal, Person, person_id, what="person"
+            )
             rows = await session.exec(
                 select(Membership, Team)
                 .join(Team, col(Team.id) == col(Membership.team_id))
@@ -521,13 +517,18 @@ class RegistryService:
                         "give either person_id (an existing person) or full_name (a new one)",
                         where,
                     )
-                person = await session.get(Person, member.person_id)
-                if person is None or not await self.scope.allows(
-                    session, principal, person.area_id
-                ):
-                    raise UnknownReferenceError(
-                        f"unknown person {member.person_id}", [*where, "person_id"]
-                    )
+                person = await self.scope.get_in_scope(
+                    session,
+                    principal,
+                    Person,
+                    member.person_id,
+                    what="person",
+                    error=partial(
+                        UnknownReferenceError,
+                        f"unknown person {member.person_id}",
+                        [*where, "person_id"],
+                    ),
+                )
                 if person.id in seen:
                     raise RuleViolationError(
                         f"rule one_membership: {person.full_name} is listed twice", where
@@ -673,11 +674,7 @@ class RegistryService:
     async def _team(
         self, session: AsyncSession, principal: Principal, team_id: UUID, *, active: bool = False
     ) -> Team:
-        not_found = NotFoundError(f"team {team_id} not found", ["path", "team_id"])
-        team = await session.get(Team, team_id)
-        if team is None:
-            raise not_found
-        await self.scope.require(session, principal, team.area_id, not_found)
+        team = await self.scope.get_in_scope(session, principal, Team, team_id, what="team")
         if active:
             self._check_active(team)
         return team
@@ -687,13 +684,9 @@ class RegistryService:
     ) -> tuple[Team, AreaLines]:
         """``_team(..., active=True)``, with the lines above its area read in the same
         query as the scope check: the rules' province and the counters' areas."""
-        not_found = NotFoundError(f"team {team_id} not found", ["path", "team_id"])
-        team = await session.get(Team, team_id)
-        if team is None:
-            raise not_found
-        lines = await self.scope.lines(session, [team.area_id])
-        if not self.scope.permits(principal, lines, team.area_id):
-            raise not_found
+        team, lines = await self.scope.get_in_scope_with_lines(
+            session, principal, Team, team_id, what="team"
+        )
         self._check_active(team)
         return team, lines
 
@@ -1113,14 +1106,9 @@ class RegistryService:
     async def _initiative(
         self, session: AsyncSession, principal: Principal, initiative_id: UUID
     ) -> Initiative:
-        not_found = NotFoundError(
-            f"initiative {initiative_id} not found", ["path", "initiative_id"]
+        return await self.scope.get_in_scope(
+            session, principal, Initiative, initiative_id, what="initiative"
         )
-        initiative = await session.get(Initiative, initiative_id)
-        if initiative is None:
-            raise not_found
-        await self.scope.require(session, principal, initiative.area_id, not_found)
-        return initiative
 
     async def launch_initiative(
         self, command: InitiativeCreate, principal: Principal
@@ -1345,12 +1333,7 @@ class RegistryService:
         return CameraPublic.model_validate(camera)
 
     async def _camera(self, session: AsyncSession, principal: Principal, camera_id: UUID) -> Camera:
-        not_found = NotFoundError(f"camera {camera_id} not found", ["path", "camera_id"])
-        camera = await session.get(Camera, camera_id)
-        if camera is None:
-            raise not_found
-        await self.scope.require(session, principal, camera.area_id, not_found)
-        return camera
+        return await self.scope.get_in_scope(session, principal, Camera, camera_id, what="camera")
 
     async def remove_camera(
         self, camera_id: UUID, command: CameraRemove, principal: Principal

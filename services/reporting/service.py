@@ -7,6 +7,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from functools import partial
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -452,9 +453,9 @@ class ReportingService:
         allowed = await self.scope.area_ids(session, principal)
         if area_id is None:
             return allowed
-        area = await session.get(KnownArea, area_id)
-        if not is_known(area) or (allowed is not None and area_id not in allowed):
-            raise NotFoundError(f"area {area_id} not found", ["query", "area_id"])
+        await self.scope.area_within(
+            session, area_id, allowed, loc=["query", "area_id"], known=is_known
+        )
         return await descendants(session, KnownArea, [area_id])
 
     # --- incidents --------------------------------------------------------------------
@@ -625,11 +626,16 @@ class ReportingService:
                 )
             if command.duplicate_of == incident.id:
                 raise RuleViolationError("an incident cannot repeat itself", loc)
-            original = await session.get(Incident, command.duplicate_of)
-            if original is None or not await self.scope.allows(
-                session, principal, original.area_id
-            ):
-                raise UnknownReferenceError(f"unknown incident {command.duplicate_of}", loc)
+            original = await self.scope.get_in_scope(
+                session,
+                principal,
+                Incident,
+                command.duplicate_of,
+                what="incident",
+                error=partial(
+                    UnknownReferenceError, f"unknown incident {command.duplicate_of}", loc
+                ),
+            )
             if original.duplicate_of is not None:
                 raise RuleViolationError(
                     f"incident {original.id} is itself a duplicate of {original.duplicate_of}: "
@@ -684,12 +690,9 @@ class ReportingService:
     async def _get(
         self, session: AsyncSession, incident_id: UUID, principal: Principal
     ) -> Incident:
-        not_found = NotFoundError(f"incident {incident_id} not found", ["path", "incident_id"])
-        incident = await session.get(Incident, incident_id)
-        if incident is None:
-            raise not_found
-        await self.scope.require(session, principal, incident.area_id, not_found)
-        return incident
+        return await self.scope.get_in_scope(
+            session, principal, Incident, incident_id, what="incident"
+        )
 
     def _incident_query(self, filters: IncidentFilter, areas: set[UUID] | None) -> Any:
         check_period(filters.start, filters.end)
@@ -905,12 +908,10 @@ class ReportingService:
         return public
 
     async def get_activity(self, activity_id: UUID, principal: Principal) -> ActivityPublic:
-        not_found = NotFoundError(f"activity {activity_id} not found", ["path", "activity_id"])
         async with self.sessions() as session:
-            activity = await session.get(Activity, activity_id)
-            if activity is None:
-                raise not_found
-            await self.scope.require(session, principal, activity.area_id, not_found)
+            activity = await self.scope.get_in_scope(
+                session, principal, Activity, activity_id, what="activity"
+            )
             return (await self._activity_items(session, [activity]))[0]
 
     def _activity_query(self, filters: ActivityFilter, areas: set[UUID] | None) -> Any:
@@ -1037,9 +1038,7 @@ class ReportingService:
         periods = statistics.Periods(start, end)
         async with self.sessions() as session:
             allowed = await self.scope.area_ids(session, principal)
-            area = await session.get(KnownArea, area_id)
-            if area is None or (allowed is not None and area_id not in allowed):
-                raise NotFoundError(f"area {area_id} not found", ["query", "area_id"])
+            area = await self.scope.area_within(session, area_id, allowed, loc=["query", "area_id"])
             incidents = await statistics.incident_figures(
                 session, area_id, periods, self.catalogue.category_groups
             )
