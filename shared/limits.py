@@ -1,6 +1,7 @@
-"""Abuse limits every service can mount: a cap on request body size and an in-memory
-token-bucket rate limiter. Refusals use the same ``detail`` shape as FastAPI's own
-validation errors, so clients handle them like any other 4xx."""
+"""Abuse limits: the body-size and NUL checks the service middleware applies
+(shared/middleware.py) and an in-memory token-bucket rate limiter. Refusals use the same
+``detail`` shape as FastAPI's own validation errors, so clients handle them like any
+other 4xx."""
 
 import math
 import time
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 # Above this many client buckets, check() drops the ones that are full again.
 PRUNE_THRESHOLD = 10_000
@@ -68,82 +69,6 @@ def nul_refused(loc: str) -> JSONResponse:
     """Text with NUL characters gets 422 from every database alike (PostgreSQL cannot
     store them; SQLite would)."""
     return _error(422, [loc], "text must not contain NUL characters", "invalid_characters")
-
-
-class BodySizeLimitMiddleware:
-    """Answers 413 to HTTP requests whose body is larger than ``max_bytes``.
-
-    With a valid Content-Length the decision is made before the app runs. Without one
-    (chunked uploads) the body is read here, at most ``max_bytes`` of it, and handed to the
-    app whole, so the app never sees a partial body and never starts a response that
-    would have to be taken back.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        if max_bytes < 0:
-            raise ValueError("max_bytes must not be negative")
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared: list[bytes] = []
-        chunked = False
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                declared.append(value)
-            elif name == b"transfer-encoding":
-                chunked = True
-        length: int | None = None
-        if declared:
-            length = self._parse_content_length(declared)
-            if length is None:
-                await invalid_content_length()(scope, receive, send)
-                return
-            if length > self.max_bytes:
-                await self._too_large()(scope, receive, send)
-                return
-        if length is not None and not chunked:
-            # The server reads exactly Content-Length bytes, so the declared size is the size.
-            await self.app(scope, receive, send)
-            return
-        await self._buffered(scope, receive, send)
-
-    async def _buffered(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Reads the whole body (up to the limit) first, then replays it to the app."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client left; there is nobody to answer
-            body: bytes = message.get("body", b"")
-            size += len(body)
-            if size > self.max_bytes:
-                await self._too_large()(scope, receive, send)
-                return
-            chunks.append(body)
-            if not message.get("more_body", False):
-                break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                # Later calls (e.g. waiting for a disconnect) go to the real channel.
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    def _parse_content_length(self, values: list[bytes]) -> int | None:
-        return parse_content_length(values, self.max_bytes)
-
-    def _too_large(self) -> JSONResponse:
-        return body_too_large(self.max_bytes)
 
 
 @dataclass

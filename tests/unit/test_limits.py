@@ -3,15 +3,17 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from prometheus_client import CollectorRegistry
 from starlette.requests import Request as StarletteRequest
 
 from shared.limits import (
-    BodySizeLimitMiddleware,
     RateLimiter,
     RateLimitExceededError,
     client_key,
     rate_limit_response,
 )
+from shared.metrics import HttpMetrics
+from shared.middleware import ServiceMiddleware
 
 LIMIT = 100
 
@@ -27,7 +29,7 @@ def make_app() -> tuple[FastAPI, list[int]]:
         seen.append(len(body))
         return {"length": len(body)}
 
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=LIMIT)
+    app.add_middleware(ServiceMiddleware, max_bytes=LIMIT, metrics=HttpMetrics(CollectorRegistry()))
     return app, seen
 
 
