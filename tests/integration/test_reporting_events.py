@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from shared.auth import Role
 from tests.integration.conftest import NOT_HEARD_OF_YET
 from tests.integration.test_slice import check_cloudevent, of_type, plain_record, poll, read_topic
-from tests.support import bearer
+from tests.support import bearer, vietnam_today
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +114,7 @@ async def test_activity_and_link_events_and_registry_changes_on_real_kafka(stack
         assert await poll(visible_to_ward_b)
         stats = await client.get(
             f"{reporting}/statistics",
-            params={"area_id": ward_b, "from": "2020-01-01", "to": date.today().isoformat()},
+            params={"area_id": ward_b, "from": "2020-01-01", "to": vietnam_today().isoformat()},
         )
         assert stats.json()["incidents"]["total"]["count"] == 1
         assert stats.json()["incidents"]["duplicates"]["count"] == 1
