@@ -5,7 +5,7 @@
 Fills a SQLite database (migrated to the real schema) with incidents spread over a
 realistic area tree (1 province, 10 districts, 100 wards, 1 000 residential groups) and
 three years, with the statistics tallies the service keeps, built by the service's own
-bucket and upsert rules. Then it times ``ReportingService.statistics`` (the code behind
+bucket and upsert rules. Then it times ``StatisticsService.statistics`` (the code behind
 ``GET /statistics``) for a ward over eight months, for a period with ragged edges and for
 the whole province, takes the median of several runs, checks the answer against a
 ``COUNT(*)`` over the incidents, prints both figures and their ratio and writes the
@@ -36,8 +36,8 @@ from sqlmodel import col
 from benchmarks.results import BenchRow, write_section
 from services.reporting.app import DEFAULT_CATEGORY_GROUPS, Settings, create_app
 from services.reporting.models import Incident, KnownArea
-from services.reporting.service import ReportingService
-from services.reporting.statistics import buckets, local_day
+from services.reporting.statistics.rules import buckets, local_day
+from services.reporting.statistics.service import StatisticsService
 from shared.auth import Principal, Role
 from shared.db import create_engine, execute
 from shared.events import AreaLevel, IncidentStatus
@@ -175,7 +175,7 @@ def load(
     connection.close()
 
 
-async def timed(service: ReportingService, area: uuid.UUID, start: date, end: date) -> float:
+async def timed(service: StatisticsService, area: uuid.UUID, start: date, end: date) -> float:
     await service.statistics(area, start, end, ADMIN)  # warm the cache
     runs = []
     for _ in range(RUNS):
@@ -186,7 +186,7 @@ async def timed(service: ReportingService, area: uuid.UUID, start: date, end: da
 
 
 async def direct_count(
-    service: ReportingService, groups: list[uuid.UUID], start: date, end: date
+    service: StatisticsService, groups: list[uuid.UUID], start: date, end: date
 ) -> int:
     """The same figure the slow way, over the incidents, to check the tallies."""
     zone = service.catalogue.zone
@@ -213,7 +213,7 @@ async def main(small: int, large: int, workdir: Path) -> None:
     await upgrade_to_head(engine, "reporting")
     await engine.dispose()
     app = create_app(Settings(database_url=url, log_level="ERROR", log_format="console"))
-    service: ReportingService = app.state.service
+    service: StatisticsService = app.state.service.statistics
     zone = service.catalogue.zone
     rows, province, wards, groups = area_tree()
     parents = {row["id"]: row["parent_id"] for row in rows}

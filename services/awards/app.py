@@ -5,40 +5,46 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import Field, field_validator, model_validator
 
-from services.awards.api import create_router
-from services.awards.catalogue import (
+from services.awards.awards import api as awards_api
+from services.awards.awards.rules import (
     DEFAULT_AUTHORITIES,
     DEFAULT_AWARD_FORMS,
-    DEFAULT_CRITERIA,
-    DEFAULT_SCORE_RULES,
-    DEFAULT_THRESHOLDS,
     Authority,
     AwardForm,
     Campaign,
     Catalogue,
-    Criterion,
-    ScoreRule,
-    SuggestionThreshold,
 )
-from services.awards.certification import Certifications
-from services.awards.handlers import register_handlers
-from services.awards.models import (
-    AwardsTable,
+from services.awards.awards.service import Awards
+from services.awards.certifications import api as certifications_api
+from services.awards.certifications.rules import DEFAULT_CRITERIA, Criterion
+from services.awards.certifications.service import Certifications
+from services.awards.common import AwardsMetrics
+from services.awards.leaderboards import api as leaderboards_api
+from services.awards.leaderboards.service import Leaderboards
+from services.awards.models import AwardsTable
+from services.awards.nominations import api as nominations_api
+from services.awards.nominations.service import Nominations
+from services.awards.replicas import api as replicas_api
+from services.awards.replicas import handlers as replicas_handlers
+from services.awards.replicas.models import (
     KnownArea,
     KnownMembership,
     KnownPerson,
     KnownTeam,
-    MemberCredit,
-    ScoreEntry,
     TeamContribution,
     TrackedActivity,
     TrackedIncident,
 )
-from services.awards.periods import Granularity
-from services.awards.readmodels import ReadModels
-from services.awards.reports import AwardsReports
-from services.awards.scoring import Scoring
-from services.awards.service import AwardsMetrics, AwardsService
+from services.awards.replicas.service import ReadModels
+from services.awards.reports import api as reports_api
+from services.awards.reports.service import AwardsReports
+from services.awards.scores import handlers as scores_handlers
+from services.awards.scores.models import MemberCredit, ScoreEntry
+from services.awards.scores.rules import DEFAULT_SCORE_RULES, Granularity, ScoreRule
+from services.awards.scores.service import Scores
+from services.awards.suggestions import api as suggestions_api
+from services.awards.suggestions.rules import DEFAULT_THRESHOLDS, SuggestionThreshold
+from services.awards.suggestions.service import Suggestions
 from shared.events import (
     AwardGranted,
     AwardRevoked,
@@ -152,25 +158,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, metadata=AwardsTable.metadata, publishes=PUBLISHES)
     catalogue = Catalogue(settings.award_forms, settings.authorities, settings.award_campaigns)
     scope = AreaScope(KnownArea)
-    read_models = ReadModels()
-    scoring = Scoring(
-        runtime.sessions,
-        settings.score_rules,
-        settings.suggestion_thresholds,
-        settings.score_period,
-        read_models,
-        scope,
-    )
-    service = AwardsService(
+    metrics = AwardsMetrics(runtime.registry)
+    read_models = ReadModels(runtime.sessions, scope)
+    nominations = Nominations(
         runtime.sessions,
         runtime.outbox,
         runtime.audit,
         catalogue,
-        AwardsMetrics(runtime.registry),
-        read_models,
-        scoring,
+        metrics,
         scope,
         runtime.references,
+    )
+    awards = Awards(
+        runtime.sessions, runtime.outbox, runtime.audit, catalogue, metrics, nominations, scope
+    )
+    suggestions = Suggestions(
+        runtime.sessions,
+        runtime.audit,
+        catalogue,
+        settings.suggestion_thresholds,
+        settings.score_period,
+        nominations,
+        metrics,
+        scope,
+    )
+    scores = Scores(
+        runtime.sessions,
+        settings.score_rules,
+        settings.score_period,
+        read_models,
+        suggestions,
+        scope,
     )
     certifications = Certifications(
         runtime.sessions,
@@ -187,16 +205,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.every(
         settings.idempotency_purge_interval_seconds, idempotency.purge, name="idempotency-purge"
     )
-    register_handlers(runtime.consumer, service)
+    replicas_handlers.register_handlers(runtime.consumer, read_models)
+    scores_handlers.register_handlers(runtime.consumer, scores)
     runtime.declare_read_models(READ_MODELS)
-    runtime.every(settings.metrics_refresh_seconds, service.refresh_gauges, name="awards-gauges")
+    runtime.every(
+        settings.metrics_refresh_seconds, suggestions.refresh_gauges, name="awards-gauges"
+    )
     app = runtime.create_app(
         title="ANTT awards",
         description="Nominations and awards, emulation scores and suggestions, safe-area "
         "certification, and campaign reports.",
-        routers=[create_router(service, reports, certifications, runtime, idempotency)],
+        routers=[
+            nominations_api.create_router(nominations, runtime, idempotency),
+            awards_api.create_router(awards, scores, suggestions, runtime, idempotency),
+            reports_api.create_router(reports, runtime),
+            replicas_api.create_router(read_models, runtime),
+            leaderboards_api.create_router(Leaderboards(runtime.sessions, scope), runtime),
+            suggestions_api.create_router(suggestions, runtime),
+            certifications_api.create_router(certifications, runtime),
+        ],
     )
     idempotency.install(app)
-    app.state.service = service
+    app.state.scores = scores  # the consumed events' use cases, for tests that call them
     app.state.idempotency = idempotency
     return app

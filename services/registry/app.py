@@ -3,11 +3,19 @@
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.registry.api import create_router
-from services.registry.handlers import register_handlers
-from services.registry.models import Honour, RegistryTable, RevokedAward
-from services.registry.rules import DEFAULT_TEAM_KINDS, DEFAULT_TEAM_RULES, TeamKind, TeamRule
+from services.registry.areas.api import create_router as area_routes
+from services.registry.cameras.api import create_router as camera_routes
+from services.registry.honours.handlers import register_handlers
+from services.registry.honours.models import Honour, RevokedAward
+from services.registry.imports.api import create_router as import_routes
+from services.registry.initiatives.api import create_router as initiative_routes
+from services.registry.models import RegistryTable
+from services.registry.people.api import create_router as person_routes
+from services.registry.rosters.api import create_router as roster_routes
 from services.registry.service import RegistryService
+from services.registry.summaries.api import create_router as summary_routes
+from services.registry.teams.api import create_router as team_routes
+from services.registry.teams.rules import DEFAULT_TEAM_KINDS, DEFAULT_TEAM_RULES, TeamKind, TeamRule
 from shared.events import (
     AreaMoved,
     AreaRegistered,
@@ -70,14 +78,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.camera_funding,
         runtime.registry,
     )
-    runtime.every(settings.metrics_refresh_seconds, service.refresh_active_teams, "active-teams")
-    register_handlers(runtime.consumer, service)
+    runtime.every(
+        settings.metrics_refresh_seconds, service.teams.refresh_active_teams, "active-teams"
+    )
+    register_handlers(runtime.consumer, service.honours)
     runtime.declare_read_models(READ_MODELS)
     app = runtime.create_app(
         title="ANTT registry",
         description="The area tree; teams, their members and rules; initiatives; community "
         "cameras; area summaries; and the honours teams and people received.",
-        routers=[create_router(service, runtime)],
+        routers=[
+            area_routes(service.areas, runtime),
+            summary_routes(service.summaries, runtime),
+            person_routes(service.people, runtime),
+            team_routes(service.teams, runtime),
+            roster_routes(service.rosters, runtime),
+            initiative_routes(service.initiatives, runtime),
+            camera_routes(service.cameras, runtime),
+            import_routes(service.imports, runtime),
+        ],
     )
     app.state.service = service
     return app

@@ -32,7 +32,7 @@ def import_teams(
     A file with any invalid row imports nothing unless --skip-invalid is given."""
     # The app is built only when a command needs it: `antt --help` stays quick.
     from services.registry.app import create_app
-    from services.registry.importer import ImportFileError, TeamImporter
+    from services.registry.imports.rules import ImportFileError
 
     if not file.is_file():
         console.print(f"[red]no such file: {file}[/red]")
@@ -46,7 +46,7 @@ def import_teams(
 
         try:
             report = asyncio.run(
-                TeamImporter(service).run(
+                service.imports.run(
                     file.read_bytes(), _cli_principal(), skip_invalid=skip_invalid, progress=advance
                 )
             )
@@ -75,7 +75,7 @@ def registry_recount(
     from services.registry.app import create_app
 
     service = create_app().state.service
-    differences = asyncio.run(service.check_summaries(fix=fix))
+    differences = asyncio.run(service.summaries.check_summaries(fix=fix))
     for area, key, have, recounted in differences:
         console.print(f"area {area} {key}: kept {have}, recounted {recounted}")
     if not differences:

@@ -2,7 +2,6 @@
 
 import base64
 import hashlib
-import re
 from datetime import timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
@@ -11,24 +10,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import FastAPI
 from pydantic import Field, SecretStr
 
-from services.reporting.api import create_router
-from services.reporting.handlers import register_handlers
+from services.reporting.activities import api as activities_api
+from services.reporting.catalogue import api as catalogue_api
+from services.reporting.catalogue.models import ActivityTypeSpec
+from services.reporting.catalogue.rules import Catalogue, activity_type_problem
+from services.reporting.common import ReportingMetrics
+from services.reporting.incidents import api as incidents_api
 from services.reporting.models import (
-    CATALOGUE_NAME,
     ActivityTally,
-    ActivityTypeSpec,
     IncidentTally,
     KnownArea,
     KnownTeam,
     MeasureTally,
     ReportingTable,
 )
-from services.reporting.service import (
-    Catalogue,
-    InformantVault,
-    ReportingMetrics,
-    ReportingService,
-)
+from services.reporting.replicas.handlers import register_handlers
+from services.reporting.service import ReportingService
+from services.reporting.statistics import api as statistics_api
+from services.reporting.tips import api as tips_api
+from services.reporting.tips.service import InformantVault
 from shared.auth import ConfigurationError
 from shared.events import (
     ActivityLogged,
@@ -159,10 +159,9 @@ def statistics_zone(name: str) -> tzinfo:
 
 def catalogue(settings: Settings) -> Catalogue:
     for kind, spec in settings.activity_types.items():
-        if not re.fullmatch(CATALOGUE_NAME, kind):
-            raise ConfigurationError(f"activity type {kind!r} must match {CATALOGUE_NAME}")
-        if spec.free_items and spec.measures:
-            raise ConfigurationError(f"activity type {kind!r}: free items or fixed measures")
+        problem = activity_type_problem(kind, spec)
+        if problem is not None:
+            raise ConfigurationError(problem)
     return Catalogue(
         category_groups=settings.incident_category_groups,
         activity_types=settings.activity_types,
@@ -199,7 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.references,
         idempotency,
     )
-    register_handlers(runtime.consumer, service)
+    register_handlers(runtime.consumer, service.replicas)
     runtime.declare_read_models(
         READ_MODELS, recomputed=RECOUNTED, recompute=service.recount_statistics
     )
@@ -209,7 +208,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Incidents and their lifecycle, checked against areas and teams "
         "known from registry events; tip-offs from residents; activities; statistics "
         "against the same period a year earlier.",
-        routers=[create_router(service, runtime, tip_limiter, idempotency)],
+        routers=[
+            catalogue_api.create_router(service.catalogue, runtime),
+            incidents_api.create_router(service.incidents, runtime, idempotency),
+            tips_api.create_router(service.tips, runtime, tip_limiter, idempotency),
+            activities_api.create_router(service.activities, runtime, idempotency),
+            statistics_api.create_router(service.statistics, runtime),
+        ],
     )
     idempotency.install(app)
     app.state.service = service

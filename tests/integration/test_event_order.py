@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.awards.periods import local_date
+from services.awards.scores.rules import local_date
 from shared.events import EVENT_TYPES
 from tests.integration.test_slice import plain_record, poll
 

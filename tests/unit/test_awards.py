@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from services.awards.app import Settings, create_app
-from services.awards.models import Award, Nomination
+from services.awards.awards.models import Award
+from services.awards.nominations.models import Nomination
 from shared.auth import Role
 from shared.db import execute
 from shared.events import (

@@ -6,8 +6,8 @@ import csv
 import io
 import uuid
 
-from services.awards.models import AwardsReport, ReportRow
-from services.awards.reports import report_csv
+from services.awards.reports.models import AwardsReport, ReportRow
+from services.awards.reports.rules import report_csv
 from shared.auth import Role
 from tests.support import bearer
 from tests.unit.test_awards import (

@@ -8,8 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from services.awards.models import KnownPerson, Nomination, Suggestion
-from services.awards.periods import today
+from services.awards.nominations.models import Nomination
+from services.awards.replicas.models import KnownPerson
+from services.awards.scores.rules import today
+from services.awards.suggestions.models import Suggestion
 from shared.auth import Role
 from shared.events import (
     ActivityLogged,
@@ -249,7 +251,7 @@ async def test_a_roster_change_and_a_credit_of_one_team_at_once_miss_nothing(awa
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite has one writer at a time: the second transaction cannot start")
     client, runtime = awards
-    service = client._transport.app.state.service  # type: ignore[attr-defined]
+    service = client._transport.app.state.scores  # type: ignore[attr-defined]
     incident = await report_incident(runtime.broker)
     newcomer = uuid.uuid4()
     join = MemberJoined(

@@ -14,8 +14,8 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from services.awards.app import Settings, create_app
-from services.awards.models import TeamContribution
-from services.awards.service import AwardsService
+from services.awards.replicas.models import TeamContribution
+from services.awards.scores.service import Scores
 from shared.db import execute
 from shared.events import (
     IncidentSource,
@@ -138,10 +138,10 @@ async def test_a_failing_event_is_retried_alone_and_dead_lettered_the_rest_take_
         update={"aggregate_version": 4, "to_status": IncidentStatus.MEDIATED}
     )
     calls: list[tuple[uuid.UUID, int]] = []
-    original = AwardsService.credit_resolutions
+    original = Scores.credit_resolutions
 
     async def poisoned(
-        self: AwardsService, session: Any, events: list[tuple[IncidentStatusChanged, str]]
+        self: Scores, session: Any, events: list[tuple[IncidentStatusChanged, str]]
     ) -> None:
         for ev, _ in events:
             calls.append((ev.incident_id, ev.aggregate_version))
@@ -149,7 +149,7 @@ async def test_a_failing_event_is_retried_alone_and_dead_lettered_the_rest_take_
                 raise RuntimeError("cannot apply this one")
         await original(self, session, events)
 
-    monkeypatch.setattr(AwardsService, "credit_resolutions", poisoned)
+    monkeypatch.setattr(Scores, "credit_resolutions", poisoned)
     async with running_app(app) as (client, runtime):
         records = [
             event_record(ev, offset=n) for n, ev in enumerate([first, poison, third, after_poison])
@@ -184,7 +184,7 @@ async def test_a_lost_database_dead_letters_nothing_and_leaves_the_batch_uncommi
             "SELECT 1", {}, ConnectionError("server closed"), connection_invalidated=True
         )
 
-    monkeypatch.setattr(AwardsService, "credit_resolutions", unreachable)
+    monkeypatch.setattr(Scores, "credit_resolutions", unreachable)
     settled: list[str] = []
 
     async def nack(self: KafkaAckableMessage) -> None:

@@ -179,9 +179,9 @@ async def test_handler_that_keeps_failing_is_retried_then_dead_lettered(database
 
     async with running_app(app) as (_, runtime):
         service = runtime.consumer  # handlers close over the service; patch the method used
-        from services.awards.service import AwardsService
+        from services.awards.scores.service import Scores
 
-        monkeypatch.setattr(AwardsService, "credit_resolutions", broken)
+        monkeypatch.setattr(Scores, "credit_resolutions", broken)
         team = uuid.uuid4()
         await publish_event(runtime.broker, status_changed([team]))
         assert calls == 3

@@ -16,9 +16,9 @@ from services.awards.app import Settings as AwardsSettings
 from services.awards.app import create_app as create_awards
 from services.registry.app import Settings as RegistrySettings
 from services.registry.app import create_app as create_registry
-from services.registry.importer import _validation_errors
-from services.registry.models import PersonCreate
-from services.registry.rules import EffectiveRule, RosterEntry, check_roster
+from services.registry.imports.service import _validation_errors
+from services.registry.people.models import PersonCreate
+from services.registry.teams.rules import EffectiveRule, RosterEntry, check_roster
 from services.reporting.app import Settings as ReportingSettings
 from services.reporting.app import create_app as create_reporting
 from shared.errors import RuleViolationError

@@ -17,11 +17,12 @@ from sqlalchemy import func, select, update
 
 from services.awards.app import Settings as AwardsSettings
 from services.awards.app import create_app as create_awards
-from services.awards.models import Award, Nomination
+from services.awards.awards.models import Award
+from services.awards.nominations.models import Nomination
 from services.reporting.app import Settings as ReportingSettings
 from services.reporting.app import create_app as create_reporting
 from services.reporting.models import Activity, Incident, ReportingTable, TipOff
-from services.reporting.service import InformantVault
+from services.reporting.tips.service import InformantVault
 from shared.auth import Role
 from shared.db import execute, transaction
 from shared.events import AreaLevel, AreaRegistered

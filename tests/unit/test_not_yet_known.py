@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from services.awards.app import Settings as AwardsSettings
 from services.awards.app import create_app as create_awards
-from services.awards.models import Nomination
+from services.awards.nominations.models import Nomination
 from services.reporting.app import Settings as ReportingSettings
 from services.reporting.app import create_app as create_reporting
 from services.reporting.models import Incident

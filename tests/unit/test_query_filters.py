@@ -12,10 +12,10 @@ import httpx
 
 from services.awards.app import Settings as AwardsSettings
 from services.awards.app import create_app as create_awards
-from services.awards.catalogue import Campaign
+from services.awards.awards.rules import Campaign
 from services.registry.app import Settings as RegistrySettings
 from services.registry.app import create_app as create_registry
-from services.registry.rules import DEFAULT_TEAM_KINDS, TeamKind
+from services.registry.teams.rules import DEFAULT_TEAM_KINDS, TeamKind
 from services.reporting.app import DEFAULT_CATEGORY_GROUPS
 from services.reporting.app import Settings as ReportingSettings
 from services.reporting.app import create_app as create_reporting

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from services.cli import app as cli
 from services.registry.app import Settings, create_app
-from services.registry.models import AreaCreate, Team
+from services.registry.areas.models import AreaCreate
+from services.registry.teams.models import Team
 from shared.auth import Principal, Role
 from shared.db import create_engine
 from shared.migrations import upgrade_to_head
@@ -123,7 +124,7 @@ def test_cli_import_shows_progress_and_refuses_a_file_with_errors(tmp_path, monk
         engine = create_engine(database)
         await upgrade_to_head(engine, "registry")
         await engine.dispose()
-        service = create_app().state.service
+        service = create_app().state.service.areas
         admin = Principal("setup", Role.ADMIN)
         province = await service.register_area(_area("TH", "province"), admin)
         await service.register_area(_area("TH-HH", "ward", province.id), admin)

@@ -4,7 +4,7 @@ leader), role changes, dissolution, history, and what member events carry."""
 import pytest
 
 from services.registry.app import Settings, create_app
-from services.registry.rules import TeamRule
+from services.registry.teams.rules import TeamRule
 from shared.auth import Role
 from tests.registry_support import RegistryClient, member, outbox_events, roster
 from tests.support import bearer, running_app, unit_settings

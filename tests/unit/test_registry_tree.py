@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from services.registry.app import Settings, create_app
-from services.registry.tallies import kept, recount
+from services.registry.summaries.service import kept, recount
 from shared.auth import Role
 from tests.registry_support import RegistryClient, member, outbox_events, roster
 from tests.support import bearer, running_app, unit_settings
@@ -18,7 +18,7 @@ from tests.support import bearer, running_app, unit_settings
 async def registry(database_url):
     app = create_app(unit_settings(Settings, database_url))
     async with running_app(app) as (client, runtime):
-        runtime.service = app.state.service  # for the maintenance checks
+        runtime.service = app.state.service.summaries  # for the maintenance checks
         yield RegistryClient(client), runtime
 
 
@@ -262,7 +262,7 @@ async def test_recount_finds_and_fixes_drifted_counters(database_url):
         api = RegistryClient(client)
         tree = await api.tree()
         await api.team(tree["g1"])
-        service = app.state.service
+        service = app.state.service.summaries
         assert await service.check_summaries() == []
         async with runtime.sessions() as session:
             ward = uuid.UUID(tree["w1"]["id"])

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from services.reporting.app import Settings, create_app
 from services.reporting.models import Activity, Incident, KnownArea, KnownTeam
-from services.reporting.statistics import local_day
+from services.reporting.statistics.rules import local_day
 from shared.auth import Role
 from shared.db import execute
 from shared.events import (
@@ -615,7 +615,7 @@ async def test_exports_page_through_every_row_once_in_chunks(reporting, monkeypa
     """Exports read in keyset chunks: with a chunk of two, rows sharing a time are neither
     lost nor repeated at the chunk borders."""
     client, _ = reporting
-    monkeypatch.setattr("services.reporting.service.EXPORT_CHUNK", 2)
+    monkeypatch.setattr("services.reporting.common.EXPORT_CHUNK", 2)
     same_time = ago(days=2)
     created = [(await report(client, occurred_at=same_time))["id"] for _ in range(4)]
     created.append((await report(client, occurred_at=ago(days=1)))["id"])

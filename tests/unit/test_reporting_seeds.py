@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 
 from services.reporting.app import Settings, create_app
-from services.reporting.statistics import percent_change, share_percent, year_earlier
+from services.reporting.statistics.rules import percent_change, share_percent, year_earlier
 from shared.auth import Role
 from shared.events import AreaLevel, AreaRegistered
 from tests.support import bearer, publish_event, running_app, unit_settings

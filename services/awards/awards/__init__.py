@@ -1,0 +1,1 @@
+"""Awards: a nomination approved (or a past decision recorded), revoked when it must be."""

@@ -1,0 +1,1 @@
+"""Safe-area certification: an area's yearly registration and its evaluations."""

@@ -1,0 +1,1 @@
+"""Emulation scores: points the rules give for solved incidents and logged activities."""

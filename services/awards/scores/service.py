@@ -1,0 +1,365 @@
+"""Emulation scores' use cases: points from consumed events under the configured rules,
+each subject's score and the leaderboards.
+
+Score entries are written by the event handlers, in the same transaction as the inbox
+row, so an event scores once; a unique key (rule, source, subject) also keeps an
+incident from scoring twice if reporting publishes its resolution again. After each
+event's points, ``Suggestions`` suggests the nominations its thresholds call for."""
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import insert, update
+from sqlalchemy import select as columns
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.awards.awards.rules import AchievementKind
+from services.awards.replicas.models import (
+    KnownMembership,
+    KnownPerson,
+    KnownTeam,
+    TrackedActivity,
+)
+from services.awards.replicas.service import ReadModels
+from services.awards.scores.models import (
+    MemberCredit,
+    ScoreEntry,
+)
+from services.awards.scores.rules import (
+    SOLVED,
+    Credit,
+    Earned,
+    Granularity,
+    Ledger,
+    ScoreRule,
+    ScoreSubject,
+    SolvedIncident,
+    Stint,
+    activity_points,
+    incident_earns,
+)
+from services.awards.suggestions.rules import Scored, Touched
+from services.awards.suggestions.service import Suggestions
+from shared.db import SessionFactory, execute, serialize_on
+from shared.events import (
+    ActivityLogged,
+    IncidentLinked,
+    IncidentStatusChanged,
+    MemberJoined,
+    MemberLeft,
+)
+from shared.scope import AreaScope
+
+SOLVING = set(SOLVED)  # checked for every status change: a set
+
+
+async def _score_entry(
+    session: AsyncSession, rule: str, source_id: UUID, subject: ScoreSubject, subject_id: UUID
+) -> ScoreEntry | None:
+    """The points one source earned one subject under one rule, if it has them already."""
+    found = await session.exec(
+        select(ScoreEntry).where(
+            ScoreEntry.rule == rule,
+            ScoreEntry.source_id == source_id,
+            ScoreEntry.subject == subject,
+            ScoreEntry.subject_id == subject_id,
+        )
+    )
+    return found.first()
+
+
+class _Lookups(Ledger):
+    """What scoring a list of achievements reads, read once for the whole list: the points
+    and member credits their sources already have, team and person areas, team rosters."""
+
+    async def load(
+        self, session: AsyncSession, earned: list[Earned], member_teams: list[UUID]
+    ) -> None:
+        sources = sorted({item.source_id for item in earned})
+        rows = await execute(
+            session,
+            columns(
+                col(ScoreEntry.rule),
+                col(ScoreEntry.source_id),
+                col(ScoreEntry.subject),
+                col(ScoreEntry.subject_id),
+            ).where(col(ScoreEntry.source_id).in_(sources)),
+        )
+        self.scored = {tuple(row) for row in rows}  # type: ignore[misc]
+        if member_teams:
+            credited = await session.exec(
+                select(MemberCredit.rule, MemberCredit.source_id, MemberCredit.team_id).where(
+                    col(MemberCredit.source_id).in_(sources)
+                )
+            )
+            self.member_credited = set(credited.all())
+            stints = await execute(
+                session,
+                columns(
+                    col(KnownMembership.team_id),
+                    col(KnownMembership.person_id),
+                    col(KnownMembership.joined_on),
+                    col(KnownMembership.left_on),
+                    col(KnownMembership.active),
+                ).where(col(KnownMembership.team_id).in_(member_teams)),
+            )
+            for team_id, person_id, joined_on, left_on, active in map(tuple, stints):
+                self.rosters.setdefault(team_id, []).append(
+                    Stint(person_id, joined_on, left_on, active)
+                )
+            people = sorted({s.person_id for stints in self.rosters.values() for s in stints})
+            if people:
+                areas = await session.exec(
+                    select(KnownPerson.id, KnownPerson.area_id).where(
+                        col(KnownPerson.id).in_(people)
+                    )
+                )
+                self.person_areas = dict(areas.all())
+        team_credit = sorted(
+            {team for item in earned if Credit.TEAMS in item.rule.credit for team in item.teams}
+        )
+        if team_credit:
+            areas = await session.exec(
+                select(KnownTeam.id, KnownTeam.area_id).where(col(KnownTeam.id).in_(team_credit))
+            )
+            self.team_areas = dict(areas.all())
+
+
+class Scores:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        rules: list[ScoreRule],
+        granularity: Granularity,
+        read_models: ReadModels,
+        suggestions: Suggestions,
+        scope: AreaScope,
+    ) -> None:
+        self.sessions = sessions
+        self.rules = rules
+        self.granularity = granularity
+        self.read_models = read_models
+        self.suggestions = suggestions
+        self.scope = scope
+
+    # --- consumed events (one entry point per event type) -----------------------------
+
+    async def remember_member(self, session: AsyncSession, event: MemberJoined) -> None:
+        await self.roster_changes(session, [event])
+
+    async def forget_member(self, session: AsyncSession, event: MemberLeft) -> None:
+        await self.roster_changes(session, [event])
+
+    async def roster_changes(
+        self, session: AsyncSession, events: Sequence[MemberJoined | MemberLeft]
+    ) -> None:
+        """Joins and departures in turn: the rosters and people, then each person's share
+        of the team's achievements (none to settle on a team that has none yet)."""
+        teams = {event.team_id for event in events}
+        # Before anything is read: a credit of one of these teams being written now either
+        # waits for this transaction, or is seen by it (see shared.db.serialize_on).
+        await serialize_on(session, *(f"team-roster:{team}" for team in teams))
+        credited = await self.teams_with_member_credits(session, teams)
+        pending: list[MemberJoined | MemberLeft] = []  # a stretch with nothing to settle
+        for event in events:
+            if event.team_id not in credited:
+                pending.append(event)
+                continue
+            if pending:
+                await self.read_models.members_changed(session, pending)
+                pending = []
+            await self.read_models.members_changed(session, [event])
+            await self.roster_changed(session, event.team_id, event.person_id)
+        if pending:
+            await self.read_models.members_changed(session, pending)
+
+    async def credit_resolution(
+        self, session: AsyncSession, event: IncidentStatusChanged, event_id: str
+    ) -> None:
+        """A resolution counts for every credited team; a solved incident scores points."""
+        await self.credit_resolutions(session, [(event, event_id)])
+
+    async def credit_resolutions(
+        self, session: AsyncSession, events: list[tuple[IncidentStatusChanged, str]]
+    ) -> None:
+        """``credit_resolution`` for each of a run of events, in a handful of statements."""
+        applied = await self.read_models.incidents_status_changed(
+            session, [event for event, _ in events]
+        )
+        solved = [
+            SolvedIncident.of(incident, event.to_status, event.changed_at, event_id)
+            for (event, event_id), incident in zip(events, applied, strict=True)
+            if event.to_status in SOLVING
+        ]
+        if solved:
+            await self.incidents_solved(session, solved)
+
+    async def drop_duplicate(self, session: AsyncSession, event: IncidentLinked) -> None:
+        if await self.read_models.incident_linked(session, event):
+            await self.void_source(session, event.incident_id)
+
+    async def score_activity(
+        self, session: AsyncSession, event: ActivityLogged, event_id: str
+    ) -> None:
+        if await self.read_models.activity_logged(session, event):
+            activity = await session.get(TrackedActivity, event.activity_id)
+            if activity is not None:
+                await self.activity_logged(session, activity, event_id)
+
+    # --- scoring what an event earned ------------------------------------------------
+
+    async def incidents_solved(self, session: AsyncSession, solved: list[SolvedIncident]) -> None:
+        """Score each incident's solution in turn, as the rules say: the same effect as one
+        at a time, with a handful of statements for the whole list."""
+        earned: list[list[Earned]] = []
+        for incident in solved:
+            earned.append([])
+            if incident.duplicate_of is not None:
+                continue
+            for rule in self.rules:
+                if not incident_earns(
+                    rule, incident.to_status, incident.source, incident.category_group
+                ):
+                    continue
+                earned[-1].append(
+                    Earned(
+                        rule,
+                        rule.points,
+                        incident.teams,
+                        incident.area_id,
+                        incident.day,
+                        incident.id,
+                        incident.event_id,
+                        AchievementKind.INCIDENT,
+                    )
+                )
+        await self.suggestions.suggest(session, await self._credit(session, earned))
+
+    async def activity_logged(
+        self, session: AsyncSession, activity: TrackedActivity, event_id: str
+    ) -> None:
+        teams = tuple(UUID(team) for team in activity.team_ids)
+        earned: list[Earned] = []
+        for rule in self.rules:
+            points = activity_points(
+                rule, activity.activity_type, activity.outcome, activity.measures
+            )
+            if points > 0:
+                earned.append(
+                    Earned(
+                        rule,
+                        points,
+                        teams,
+                        activity.area_id,
+                        activity.occurred_on,
+                        activity.id,
+                        event_id,
+                        AchievementKind.ACTIVITY,
+                    )
+                )
+        await self.suggestions.suggest(session, await self._credit(session, [earned]))
+
+    async def void_source(self, session: AsyncSession, source_id: UUID) -> None:
+        """A duplicate incident no longer counts: its points are kept but void."""
+        await execute(
+            session,
+            update(ScoreEntry).where(col(ScoreEntry.source_id) == source_id).values(voided=True),
+        )
+        await execute(
+            session,
+            update(MemberCredit)
+            .where(col(MemberCredit.source_id) == source_id)
+            .values(voided=True),
+        )
+
+    async def _credit(
+        self, session: AsyncSession, earned: list[list[Earned]]
+    ) -> list[list[Scored]]:
+        """Score what each event earned, event after event; returns each event's new points.
+        Members are paid from the rosters of the achievement's day; an achievement that pays
+        members is also kept as a member credit, for roster events that arrive after it."""
+        flat = [item for items in earned for item in items]
+        if not flat:
+            return [[] for _ in earned]
+        await session.flush()  # what follows reads with Core: it sees only flushed rows
+        member_teams = sorted(
+            {team for item in flat if Credit.MEMBERS in item.rule.credit for team in item.teams}
+        )
+        # Taken before the members are read: a roster change of the team waits, or is seen.
+        await serialize_on(session, *(f"team-roster:{team}" for team in member_teams))
+        batch = _Lookups()
+        await batch.load(session, flat, member_teams)
+        scored: list[list[Scored]] = []
+        entries: list[dict[str, Any]] = []
+        credits: list[dict[str, Any]] = []
+        for items in earned:
+            scored.append([])
+            for item in items:
+                if Credit.MEMBERS in item.rule.credit:
+                    for team_id in item.teams:
+                        if batch.first_member_credit(item, team_id):
+                            credits.append(item.member_credit(team_id))
+                for subject, subject_id, subject_area in batch.credited(item):
+                    if batch.first_score(item, subject, subject_id):
+                        entries.append(item.score_entry(subject, subject_id, subject_area))
+                        touched = Touched(subject, subject_id, item.day)
+                        scored[-1].append(Scored(touched, item.points))
+        if credits:
+            await execute(session, insert(MemberCredit), credits)
+        if entries:
+            await execute(session, insert(ScoreEntry), entries)
+        return scored
+
+    async def teams_with_member_credits(self, session: AsyncSession, teams: set[UUID]) -> set[UUID]:
+        """Those of ``teams`` with achievements that pay their members."""
+        rows = await session.exec(
+            select(MemberCredit.team_id).where(col(MemberCredit.team_id).in_(sorted(teams)))
+        )
+        return set(rows.all())
+
+    async def roster_changed(self, session: AsyncSession, team_id: UUID, person_id: UUID) -> None:
+        """A person joined or left a team: they score for the team's achievements of the
+        days they were on it, whether the roster or the achievement arrived first."""
+        await serialize_on(session, f"team-roster:{team_id}")
+        credits = (
+            await session.exec(select(MemberCredit).where(MemberCredit.team_id == team_id))
+        ).all()
+        scored: list[Scored] = []
+        for credit in credits:
+            teams = (
+                await session.exec(
+                    select(MemberCredit.team_id).where(
+                        MemberCredit.rule == credit.rule,
+                        MemberCredit.source_id == credit.source_id,
+                    )
+                )
+            ).all()
+            on_team = person_id in await self.read_models.members_on(
+                session, list(teams), credit.occurred_on
+            )
+            entry = await _score_entry(
+                session, credit.rule, credit.source_id, ScoreSubject.PERSON, person_id
+            )
+            if on_team and entry is None:
+                person = await session.get(KnownPerson, person_id)
+                session.add(
+                    ScoreEntry(
+                        subject=ScoreSubject.PERSON,
+                        subject_id=person_id,
+                        area_id=person.area_id if person else credit.area_id,
+                        occurred_on=credit.occurred_on,
+                        points=credit.points,
+                        rule=credit.rule,
+                        source_kind=credit.source_kind,
+                        source_id=credit.source_id,
+                        event_id=credit.event_id,
+                        voided=credit.voided,
+                    )
+                )
+                touched = Touched(ScoreSubject.PERSON, person_id, credit.occurred_on)
+                scored.append(Scored(touched, 0 if credit.voided else credit.points))
+            elif not on_team and entry is not None:
+                await session.delete(entry)  # had left before that day
+        await self.suggestions.suggest(session, [scored])

@@ -1,0 +1,299 @@
+"""Suggested nominations' use cases: after each event's points, a suggestion for every
+threshold a subject's period total reaches (never twice for the same subject, period and
+threshold); an officer accepts one (a nomination) or dismisses it."""
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import func
+from sqlalchemy import select as columns
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.awards.awards.models import RewardedAchievement
+from services.awards.awards.rules import AchievementKind, Catalogue
+from services.awards.common import AwardsMetrics, unit_of_work, utcnow
+from services.awards.nominations.models import Achievement, NominationCreate, NominationPublic
+from services.awards.nominations.service import Nominations
+from services.awards.replicas.service import scored_subjects
+from services.awards.scores.models import ScoreEntry
+from services.awards.scores.rules import Granularity, Period, ScoreSubject
+from services.awards.suggestions.models import (
+    Suggestion,
+    SuggestionAcceptance,
+    SuggestionDismissal,
+    SuggestionPublic,
+    SuggestionStatus,
+)
+from services.awards.suggestions.rules import (
+    RECIPIENT_KIND,
+    Scored,
+    SuggestionThreshold,
+    Touched,
+    acceptance_reason,
+    period_key,
+    reached,
+    unique_periods,
+)
+from shared.audit import AuditTrail
+from shared.auth import Principal
+from shared.db import SessionFactory, execute, transaction
+from shared.errors import ConflictError
+from shared.scope import AreaScope
+
+
+async def _period_totals(
+    session: AsyncSession, touched: list[Touched], granularity: Granularity
+) -> dict[tuple[ScoreSubject, UUID, str], int]:
+    """Each touched subject's points (not void) in each period touched, in one query."""
+    periods = [Period.containing(t.day, granularity) for t in touched]
+    wanted = {period_key(t, granularity) for t in touched}
+    rows = await execute(
+        session,
+        columns(
+            col(ScoreEntry.subject),
+            col(ScoreEntry.subject_id),
+            col(ScoreEntry.occurred_on),
+            func.sum(ScoreEntry.points),
+        )
+        .where(
+            col(ScoreEntry.subject_id).in_(sorted({t.subject_id for t in touched})),
+            col(ScoreEntry.occurred_on) >= min(p.start for p in periods),
+            col(ScoreEntry.occurred_on) <= max(p.end for p in periods),
+            col(ScoreEntry.voided).is_(False),
+        )
+        .group_by(col(ScoreEntry.subject), col(ScoreEntry.subject_id), col(ScoreEntry.occurred_on)),
+    )
+    totals: dict[tuple[ScoreSubject, UUID, str], int] = {}
+    for subject, subject_id, day, points in map(tuple, rows):
+        key = period_key(Touched(subject, subject_id, day), granularity)
+        if key in wanted:
+            totals[key] = totals.get(key, 0) + int(points)
+    return totals
+
+
+class Suggestions:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        audit: AuditTrail,
+        catalogue: Catalogue,
+        thresholds: list[SuggestionThreshold],
+        granularity: Granularity,
+        nominations: Nominations,
+        metrics: AwardsMetrics,
+        scope: AreaScope,
+    ) -> None:
+        self.sessions = sessions
+        self.audit = audit
+        self.catalogue = catalogue
+        self.thresholds = sorted(thresholds, key=lambda threshold: threshold.points)
+        self.granularity = granularity
+        self.nominations = nominations
+        self.metrics = metrics
+        self.scope = scope
+
+    # --- from events ------------------------------------------------------------------
+
+    async def suggest(self, session: AsyncSession, scored: list[list[Scored]]) -> None:
+        """After each event's points, suggest a nomination for each threshold a subject's
+        period total has reached, never twice for the same subject, period and threshold."""
+        if not self.thresholds or not any(scored):
+            return
+        await session.flush()
+        touched = [item.touched for items in scored for item in items]
+        totals = await _period_totals(session, touched, self.granularity)
+        # The totals include every event's points: take them back, then add them event by event.
+        for item in (item for items in scored for item in items):
+            key = period_key(item.touched, self.granularity)
+            totals[key] = totals.get(key, 0) - item.points
+        subjects = await scored_subjects(session, {(t.subject, t.subject_id) for t in touched})
+        ids = sorted({t.subject_id for t in touched})
+        existing = set(
+            (
+                await session.exec(
+                    select(
+                        Suggestion.subject,
+                        Suggestion.subject_id,
+                        Suggestion.period,
+                        Suggestion.threshold,
+                    ).where(col(Suggestion.subject_id).in_(ids))
+                )
+            ).all()
+        )
+        suggestions: list[dict[str, Any]] = []
+        for items in scored:
+            for item in items:
+                key = period_key(item.touched, self.granularity)
+                totals[key] = totals.get(key, 0) + item.points
+            for subject_kind, subject_id, period in unique_periods(
+                [item.touched for item in items], self.granularity
+            ):
+                subject = subjects.get((subject_kind, subject_id))
+                if subject is None or not subject.active:
+                    continue  # not known to the registry yet, or dissolved: nothing to nominate
+                total = totals.get((subject_kind, subject_id, period.code), 0)
+                for threshold in reached(total, self.thresholds):
+                    once = (subject_kind, subject_id, period.code, threshold.points)
+                    if once in existing:
+                        continue
+                    existing.add(once)
+                    suggestions.append(
+                        {
+                            "id": uuid4(),
+                            "subject": subject_kind,
+                            "subject_id": subject_id,
+                            "recipient_kind": RECIPIENT_KIND[subject_kind],
+                            "recipient_name": subject.name,
+                            "area_id": subject.area_id,
+                            "period": period.code,
+                            "threshold": threshold.points,
+                            "points": total,
+                            "award_form": threshold.award_form,
+                            "authority": threshold.authority,
+                            "status": SuggestionStatus.SUGGESTED,
+                            "created_at": utcnow(),
+                        }
+                    )
+        if suggestions:
+            # Another instance may suggest the same at once: one row stays, and the rows go
+            # in key order so that two such inserts never wait for each other in a circle.
+            suggestions.sort(
+                key=lambda row: (
+                    row["subject"],
+                    str(row["subject_id"]),
+                    row["period"],
+                    row["threshold"],
+                )
+            )
+            connection = await session.connection()
+            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+            await connection.execute(
+                dialect.insert(Suggestion).on_conflict_do_nothing(
+                    index_elements=["subject", "subject_id", "period", "threshold"]
+                ),
+                suggestions,
+            )
+
+    # --- queries ----------------------------------------------------------------------
+
+    async def suggestions(
+        self,
+        status: SuggestionStatus | None,
+        offset: int,
+        limit: int,
+        principal: Principal,
+    ) -> list[SuggestionPublic]:
+        async with self.sessions() as session:
+            query = select(Suggestion)
+            allowed = await self.scope.area_ids(session, principal)
+            if allowed is not None:
+                query = query.where(col(Suggestion.area_id).in_(allowed))
+            if status is not None:
+                query = query.where(Suggestion.status == status)
+            rows = await session.exec(
+                query.order_by(col(Suggestion.created_at).desc(), col(Suggestion.id))
+                .offset(offset)
+                .limit(limit)
+            )
+            return [SuggestionPublic.model_validate(row) for row in rows.all()]
+
+    async def pending_suggestions(self) -> int:
+        async with self.sessions() as session:
+            count = await session.exec(
+                select(func.count()).where(Suggestion.status == SuggestionStatus.SUGGESTED)
+            )
+            return int(count.one())
+
+    async def refresh_gauges(self) -> None:
+        self.metrics.suggestions_pending.set(await self.pending_suggestions())
+
+    # --- an officer's decision --------------------------------------------------------
+
+    async def accept(
+        self, suggestion_id: UUID, command: SuggestionAcceptance, principal: Principal
+    ) -> NominationPublic:
+        """A suggestion becomes a real nomination (nomination_created, suggested=true)
+        citing the incidents and activities behind the points not yet rewarded."""
+        async with self.sessions() as session:
+            suggestion = await self._open_suggestion(session, suggestion_id, principal)
+        nomination = NominationCreate(
+            recipient_kind=suggestion.recipient_kind,
+            recipient_id=suggestion.subject_id,
+            award_form=command.award_form or suggestion.award_form,
+            authority=command.authority or suggestion.authority,
+            award_kind=command.award_kind,
+            campaign=command.campaign,
+            reason=command.reason
+            or acceptance_reason(suggestion.points, suggestion.period, suggestion.threshold),
+        )
+        self.catalogue.check(
+            nomination.award_form, nomination.authority, nomination.award_kind, nomination.campaign
+        )
+        conflict = f"suggestion {suggestion_id} was decided meanwhile"
+        async with unit_of_work(self.sessions, conflict, ["path", "suggestion_id"]) as session:
+            suggestion = await self._open_suggestion(session, suggestion_id, principal)
+            nomination.achievements = await self._score_sources(session, suggestion)
+            created = await self.nominations.create(session, nomination, principal, suggested=True)
+            suggestion.status = SuggestionStatus.ACCEPTED
+            suggestion.nomination_id = created.id
+            suggestion.decided_at = utcnow()
+            session.add(suggestion)
+            await self.audit.record(
+                session, principal, "accept_suggestion", "suggestion", suggestion.id,
+                suggestion.area_id,
+            )  # fmt: skip
+        return NominationPublic.model_validate(created)
+
+    async def _score_sources(
+        self, session: AsyncSession, suggestion: Suggestion
+    ) -> list[Achievement]:
+        period = Period.parse(suggestion.period, [])
+        rows = await session.exec(
+            select(ScoreEntry.source_kind, ScoreEntry.source_id)
+            .where(
+                ScoreEntry.subject == suggestion.subject,
+                ScoreEntry.subject_id == suggestion.subject_id,
+                col(ScoreEntry.occurred_on) >= period.start,
+                col(ScoreEntry.occurred_on) <= period.end,
+                col(ScoreEntry.voided).is_(False),
+            )
+            .distinct()
+            .order_by(col(ScoreEntry.source_kind), col(ScoreEntry.source_id))
+        )
+        cited = []
+        for kind, source_id in rows.all():
+            achievement = Achievement(kind=AchievementKind(kind), ref_id=source_id)
+            key = (suggestion.subject_id, achievement.key)
+            if await session.get(RewardedAchievement, key) is None:
+                cited.append(achievement)
+        return cited[:50]
+
+    async def dismiss(
+        self, suggestion_id: UUID, command: SuggestionDismissal, principal: Principal
+    ) -> Suggestion:
+        async with transaction(self.sessions) as session:
+            suggestion = await self._open_suggestion(session, suggestion_id, principal)
+            suggestion.status = SuggestionStatus.DISMISSED
+            suggestion.dismissal_reason = command.reason
+            suggestion.decided_at = utcnow()
+            session.add(suggestion)
+            await self.audit.record(
+                session, principal, "dismiss_suggestion", "suggestion", suggestion.id,
+                suggestion.area_id,
+            )  # fmt: skip
+        return suggestion
+
+    async def _open_suggestion(
+        self, session: AsyncSession, suggestion_id: UUID, principal: Principal
+    ) -> Suggestion:
+        suggestion = await self.scope.get_in_scope(
+            session, principal, Suggestion, suggestion_id, what="suggestion"
+        )
+        if suggestion.status is not SuggestionStatus.SUGGESTED:
+            raise ConflictError(
+                f"suggestion {suggestion_id} is already {suggestion.status}",
+                ["path", "suggestion_id"],
+            )
+        return suggestion

@@ -1,0 +1,1 @@
+"""The area tree: provinces, districts, wards/communes and residential groups."""

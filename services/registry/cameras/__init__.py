@@ -1,0 +1,1 @@
+"""Community cameras installed in an area, and who funded them."""

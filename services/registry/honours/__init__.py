@@ -1,0 +1,1 @@
+"""Honours: awards granted by the awards service, shown on team and person profiles."""

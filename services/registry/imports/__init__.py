@@ -1,0 +1,1 @@
+"""Bulk imports of teams and their members from the spreadsheets wards keep."""

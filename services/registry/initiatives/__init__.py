@@ -1,0 +1,1 @@
+"""Initiatives (mô hình) launched in an area, their runs and recorded results."""

@@ -1,0 +1,1 @@
+"""People: the residents and officers who serve on teams."""

@@ -1,0 +1,1 @@
+"""Rosters: who serves on a team, in which role, from when to when (memberships)."""

@@ -1,0 +1,1 @@
+"""Teams: their kind, area, coverage, founding decision and dissolution, and the team rules."""

@@ -1,0 +1,1 @@
+"""Activities: the movement's work (patrols, trainings, …) with their measured quantities."""

@@ -1,0 +1,1 @@
+"""The catalogue: what reporting accepts (categories, activity types, units), from the settings."""

@@ -1,0 +1,1 @@
+"""Incidents: what happened where, their lifecycle and their duplicate links."""

@@ -1,0 +1,1 @@
+"""Replicas: the areas and teams reporting knows from registry's events."""

@@ -1,0 +1,1 @@
+"""Statistics: tallies kept with every change, and the figures summed from them."""

@@ -1,0 +1,1 @@
+"""Tip-offs: residents' tips without an account, and the sealed informant details."""
