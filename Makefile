@@ -1,5 +1,6 @@
 # The two commands: `make run` (the embedded stack) and `make test` (the whole suite).
-# Both set up everything they need on a fresh clone: uv, the virtualenv, Kafka's jars.
+# Both set up everything they need on a fresh clone: uv, the virtualenv, Kafka's jars,
+# Keycloak's distribution.
 
 UV_VERSION := 0.13.9
 TOOLS := .cache/tools
@@ -9,7 +10,7 @@ ANTT := $(VENV)/bin/antt
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup postgres prometheus kcat lint unit integration bench kafka-jars clean
+.PHONY: run test setup postgres prometheus kcat lint unit integration bench kafka-jars keycloak-dist clean
 
 run: setup
 	$(ANTT) run
@@ -39,7 +40,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared services benchmarks
 
-setup: $(VENV)/.synced .cache/kafka/pom.sha256
+setup: $(VENV)/.synced .cache/kafka/pom.sha256 .cache/keycloak/pom.sha256
 
 # uv is pinned and kept in its own small virtualenv so nothing global is touched.
 $(UV):
@@ -54,6 +55,13 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(ANTT) kafka fetch
 
 kafka-jars: .cache/kafka/pom.sha256
+
+# Keycloak's distribution, and a check that a Java 21+ JDK is there to run it (antt looks
+# under /usr/lib/jvm, or takes ANTT_KEYCLOAK_JAVA_HOME): Java 17 runs Kafka, not Keycloak.
+.cache/keycloak/pom.sha256: deploy/keycloak/pom.xml deploy/keycloak/antt-realm.json deploy/keycloak/antt-users-0.json $(VENV)/.synced
+	$(ANTT) keycloak fetch
+
+keycloak-dist: .cache/keycloak/pom.sha256
 
 # The tests start their own throwaway PostgreSQL cluster from Debian's packages.
 postgres:

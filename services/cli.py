@@ -27,9 +27,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.registry.cli import import_app, registry_app
 from services.reporting.cli import reseal_informants
 from shared.asyncapi import ASYNCAPI_DIR, to_yaml
-from shared.commands import console, dlq_app, kafka_app, show_dev_notice, token_app
+from shared.commands import (
+    console,
+    dlq_app,
+    kafka_app,
+    keycloak_app,
+    login,
+    show_dev_notice,
+    token_app,
+)
 from shared.db import create_engine
 from shared.local_kafka import LocalKafka, LocalKafkaError
+from shared.local_keycloak import LocalKeycloak, LocalKeycloakError, fetch_distribution
 from shared.logging import configure_logging, show_dev_notices_with
 from shared.migrations import autogenerate_revision, upgrade_to_head
 from shared.settings import VAR_DIR
@@ -38,6 +47,8 @@ SERVICES = ("registry", "reporting", "awards")
 
 app = typer.Typer(help="Operate the ANTT platform.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
+app.add_typer(keycloak_app, name="keycloak")
+app.command("login")(login)
 
 db_app = typer.Typer(help="Database schema migrations (Alembic), per service.")
 app.add_typer(db_app, name="db")
@@ -316,23 +327,40 @@ def run(
     kafka_port: Annotated[int, typer.Option(help="Local Kafka port (controller: +1)")] = 9092,
     base_port: Annotated[int, typer.Option(help="registry's port; reporting +1, awards +2")] = 8001,
     var_dir: Annotated[Path, typer.Option(help="SQLite files, logs, Kafka data")] = VAR_DIR,
-    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for /ready")] = 120.0,
+    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for /ready")] = 180.0,
+    keycloak_port: Annotated[
+        int, typer.Option(help="Local Keycloak's port (its health and metrics: +1)")
+    ] = 8180,
+    with_keycloak: Annotated[
+        bool,
+        typer.Option(
+            "--keycloak/--no-keycloak",
+            help="Start Keycloak (needs Java 21+); without it only development tokens work",
+        ),
+    ] = True,
 ) -> None:
-    """The embedded stack: local Kafka and the three services on SQLite under var/.
-
-    Ctrl-C stops every process it started."""
+    """The embedded stack: local Keycloak and Kafka, and the three services on SQLite under
+    var/. Ctrl-C stops every process it started."""
     started = time.monotonic()
     var_dir = var_dir.resolve()
     logs_dir = var_dir / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
     kafka = LocalKafka(data_dir=var_dir / "kafka", port=kafka_port, controller_port=kafka_port + 1)
     owns_kafka = kafka.running_pid() is None
+    keycloak = LocalKeycloak(
+        data_dir=var_dir / "keycloak", port=keycloak_port, management_port=keycloak_port + 1
+    )
+    owns_keycloak = with_keycloak and keycloak.running_pid() is None
     processes: dict[str, subprocess.Popen[bytes]] = {}
     # Explicit, so Ctrl-C works even where the shell started us with SIGINT ignored.
     signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     failed = False
     try:
+        if with_keycloak:  # it takes longest: started first, awaited last
+            with console.status("Fetching Keycloak (once)…"):
+                fetch_distribution()
+            keycloak.launch()
         with console.status(f"Starting Kafka on {kafka.bootstrap_servers}…"):
             kafka.start()
         console.print(
@@ -348,6 +376,8 @@ def run(
                 "ANTT_PORT": str(port),
                 "ANTT_DATABASE_URL": f"sqlite+aiosqlite:///{var_dir / name}.db",
             }
+            if with_keycloak:
+                env["ANTT_OIDC_ISSUER"] = keycloak.issuer
             with (logs_dir / f"{name}.log").open("ab") as log_file:
                 # A session of their own: Ctrl-C reaches only this command, which
                 # then stops the services and Kafka in order.
@@ -360,12 +390,24 @@ def run(
                     start_new_session=True,
                 )
             urls[name] = f"http://127.0.0.1:{port}"
+        if with_keycloak:
+            with console.status(f"Waiting for Keycloak on {keycloak.url}…"):
+                keycloak.wait_ready(ready_timeout)
+            console.print(
+                f"Keycloak ready on {keycloak.url} after {time.monotonic() - started:.1f}s; "
+                f"issuer {keycloak.issuer} (log: {keycloak.log_file})"
+            )
         with console.status("Waiting for the services to be ready…"):
             _wait_ready(urls, processes, ready_timeout)
         console.print(
             f"[green]Stack ready in {time.monotonic() - started:.1f}s[/green]; "
             f"logs in {logs_dir}. Ctrl-C stops everything."
         )
+        if with_keycloak:
+            console.print(
+                "Log in: TOKEN=$(.venv/bin/antt login --user admin) — demo users and their "
+                "password in the README"
+            )
         while True:
             for name, process in processes.items():
                 if process.poll() is not None:
@@ -373,7 +415,7 @@ def run(
             time.sleep(1)
     except KeyboardInterrupt:
         pass
-    except (RuntimeError, LocalKafkaError) as exc:
+    except (RuntimeError, LocalKafkaError, LocalKeycloakError) as exc:
         console.print(f"[red]{exc}[/red]; logs in {logs_dir}")
         failed = True
     finally:
@@ -381,6 +423,8 @@ def run(
         _stop_processes(processes)
         if owns_kafka:
             kafka.stop()
+        if owns_keycloak:
+            keycloak.stop()
         console.print("All stopped.")
     if failed:
         raise typer.Exit(1)

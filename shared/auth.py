@@ -3,11 +3,11 @@ and the router that makes every route declare its access rule in one table per s
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import jwt
 from fastapi import APIRouter, Depends, HTTPException, Request, Security, status
@@ -87,12 +87,14 @@ def load_signing_key(secret: str | None, secret_file: Path | None, env: str) -> 
     elif env == "dev":
         dev_notice(
             "dev_signing_key_in_use",
-            "tokens are signed with the development key; set ANTT_JWT_SECRET outside development",
+            "tokens signed with the development key are accepted (ANTT_JWT_SECRET sets "
+            "another); outside development tokens come from ANTT_OIDC_ISSUER alone",
         )
         return DEV_SIGNING_KEY
     else:
         raise ConfigurationError(
-            "ANTT_JWT_SECRET or ANTT_JWT_SECRET_FILE is required unless ANTT_ENV=dev"
+            "ANTT_OIDC_ISSUER, or for tests ANTT_JWT_SECRET or ANTT_JWT_SECRET_FILE, is required "
+            "unless ANTT_ENV=dev"
         )
     if len(key.encode()) < MIN_KEY_BYTES:
         raise ConfigurationError(f"the JWT signing key must be at least {MIN_KEY_BYTES} bytes")
@@ -174,9 +176,49 @@ def _unauthorized(reason: str) -> HTTPException:
     )
 
 
+class IssuerVerifier(Protocol):
+    """Tokens of an OpenID Connect issuer (shared/oidc.py)."""
+
+    @property
+    def algorithms(self) -> tuple[str, ...]: ...
+
+    async def decode(self, token: str, header: Mapping[str, Any]) -> Principal: ...
+
+
+# Names a refusal may echo back; anything else a token claims as its algorithm is not repeated.
+KNOWN_ALGORITHMS = frozenset(
+    {"none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}
+    | {"PS256", "PS384", "PS512", "EdDSA"}
+)
+
+
+class TokenVerifier:
+    """Sends a token to the verifier its algorithm belongs to: the issuer's (RS256, ES256)
+    or, in development and tests only, the HS256 key's. Any other algorithm is refused."""
+
+    def __init__(self, issuer: IssuerVerifier | None, development: TokenCodec | None) -> None:
+        if issuer is None and development is None:
+            raise ConfigurationError("no way to verify tokens: set ANTT_OIDC_ISSUER")
+        self.issuer = issuer
+        self.development = development
+
+    async def decode(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise AuthError("token is malformed") from exc
+        algorithm = header.get("alg")
+        if algorithm == TokenCodec.algorithm and self.development is not None:
+            return self.development.decode(token)
+        if self.issuer is not None and algorithm in self.issuer.algorithms:
+            return await self.issuer.decode(token, header)
+        named = algorithm if algorithm in KNOWN_ALGORITHMS else "it names"
+        raise AuthError(f"token algorithm {named} is not accepted")
+
+
 class Authenticator:
-    def __init__(self, codec: TokenCodec) -> None:
-        self.codec = codec
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self.verifier = verifier
 
     def requirement(self, access: Access) -> Callable[..., Awaitable[Principal]]:
         if access is Access.PUBLIC:
@@ -194,7 +236,7 @@ class Authenticator:
             if credentials is None or credentials.scheme.lower() != "bearer":
                 raise _unauthorized("missing bearer token")
             try:
-                principal = self.codec.decode(credentials.credentials)
+                principal = await self.verifier.decode(credentials.credentials)
             except AuthError as exc:
                 raise _unauthorized(str(exc)) from exc
             if not principal.may(access):

@@ -1,5 +1,6 @@
 """The ``antt`` sub-commands that need no service: the local Kafka broker (``antt kafka``),
-dead letters (``antt dlq``) and bearer tokens (``antt token``), and the console every
+the local Keycloak (``antt keycloak``), logging in (``antt login``), dead letters
+(``antt dlq``) and development tokens (``antt token``), and the console every
 ``antt`` command prints on. ``services/cli.py`` adds them to the ``antt`` command beside the
 commands that build a service (``shared/`` imports no service)."""
 
@@ -24,6 +25,13 @@ from shared.local_kafka import (
     fetch_jars,
     local_kafka_at,
 )
+from shared.local_keycloak import (
+    LocalKeycloak,
+    LocalKeycloakError,
+    fetch_distribution,
+    find_java_home,
+)
+from shared.login import LoginError, client_credentials_token, password_token
 from shared.settings import VAR_DIR, ServiceSettings, bootstrap_list
 
 console = Console(stderr=True)
@@ -237,8 +245,15 @@ def token_issue(
     ] = None,
     ttl_hours: Annotated[float, typer.Option(min=0.01, max=24 * 365)] = 8.0,
 ) -> None:
-    """Mint a token signed with ANTT_JWT_SECRET (or ANTT_JWT_SECRET_FILE); print it."""
+    """Mint a development token signed with ANTT_JWT_SECRET (or ANTT_JWT_SECRET_FILE); print
+    it. Services accept these only with ANTT_ENV=dev or test: people use `antt login`."""
     settings = ServiceSettings()
+    if settings.env == "prod":
+        console.print(
+            "[red]with ANTT_ENV=prod the services accept only the identity provider's "
+            "tokens: use `antt login`[/red]"
+        )
+        raise typer.Exit(2)
     secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
     try:
         key = load_signing_key(secret, settings.jwt_secret_file, settings.env)
@@ -247,6 +262,136 @@ def token_issue(
     except (ConfigurationError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
+    typer.echo(token)
+
+
+keycloak_app = typer.Typer(help="The local Keycloak (embedded stack and tests).")
+
+KeycloakDir = Annotated[Path, typer.Option(help="Keycloak's data folder (its database, log)")]
+KeycloakPort = Annotated[int, typer.Option(help="HTTP port on 127.0.0.1")]
+ManagementPort = Annotated[int, typer.Option(help="Health and metrics port on 127.0.0.1")]
+
+
+@keycloak_app.command("fetch")
+def keycloak_fetch() -> None:
+    """Fetch the pinned distribution with Maven (once; again when deploy/keycloak changes)."""
+    try:
+        with console.status("Fetching Keycloak with Maven…"):
+            home = fetch_distribution()
+        java_home = find_java_home()
+    except LocalKeycloakError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"Keycloak in {home}; it runs with the JDK in {java_home}")
+
+
+@keycloak_app.command("start")
+def keycloak_start(
+    data_dir: KeycloakDir = VAR_DIR / "keycloak",
+    port: KeycloakPort = 8180,
+    management_port: ManagementPort = 8181,
+) -> None:
+    """Start Keycloak in the background (realm `antt` and its demo users imported on first
+    start); return once the realm answers."""
+    keycloak = LocalKeycloak(data_dir=data_dir, port=port, management_port=management_port)
+    started = time.monotonic()
+    try:
+        with console.status(f"Starting Keycloak on {keycloak.url}…"):
+            keycloak.start()
+    except LocalKeycloakError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"Keycloak ready after {time.monotonic() - started:.1f}s")
+    _print_keycloak(keycloak)
+
+
+def _print_keycloak(keycloak: LocalKeycloak) -> bool:
+    pid = keycloak.running_pid()
+    table = Table("state", "pid", "issuer", "admin console", "log")
+    table.add_row(
+        "[green]running[/green]" if pid else "[red]stopped[/red]",
+        str(pid or "—"),
+        keycloak.issuer,
+        f"{keycloak.url}/admin (antt-bootstrap, password in {keycloak.admin_password_file})",
+        str(keycloak.log_file),
+    )
+    console.print(table)
+    return pid is not None
+
+
+@keycloak_app.command("stop")
+def keycloak_stop(data_dir: KeycloakDir = VAR_DIR / "keycloak") -> None:
+    """Stop the Keycloak started from this data folder."""
+    stopped = LocalKeycloak(data_dir=data_dir).stop()
+    console.print("Keycloak stopped" if stopped else "Keycloak was not running")
+
+
+@keycloak_app.command("status")
+def keycloak_status(
+    data_dir: KeycloakDir = VAR_DIR / "keycloak",
+    port: KeycloakPort = 8180,
+    management_port: ManagementPort = 8181,
+) -> None:
+    """Running or not, pid, issuer; exit 1 unless it runs."""
+    keycloak = LocalKeycloak(data_dir=data_dir, port=port, management_port=management_port)
+    if not _print_keycloak(keycloak):
+        raise typer.Exit(1)
+
+
+LOCAL_ISSUER = LocalKeycloak().issuer
+
+
+def login(
+    user: Annotated[
+        str | None, typer.Option(help="Log in as this user (password grant, client antt-cli)")
+    ] = None,
+    service: Annotated[
+        bool,
+        typer.Option(
+            "--service",
+            help="Log in as a system: client credentials of ANTT_OIDC_CLIENT_ID "
+            "with ANTT_OIDC_CLIENT_SECRET",
+        ),
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input (for scripts)")
+    ] = False,
+    client: Annotated[str, typer.Option(help="The public client a user logs in through")] = (
+        "antt-cli"
+    ),
+    issuer: Annotated[
+        str | None,
+        typer.Option(help=f"The issuer; default ANTT_OIDC_ISSUER, else {LOCAL_ISSUER}"),
+    ] = None,
+) -> None:
+    """Get an access token from the identity provider (Keycloak) and print it; it lives 5
+    minutes. `TOKEN=$(antt login --user officer-haihoa)` asks for the password."""
+    settings = ServiceSettings()
+    # Inside compose the issuer's public address is not this container's: ask the
+    # discovery address the services use, unless another issuer is named.
+    discovery = settings.oidc_discovery_url if issuer is None else None
+    issuer = issuer or settings.oidc_issuer or LOCAL_ISSUER
+    if service == (user is not None):
+        console.print("[red]give either --user NAME or --service[/red]")
+        raise typer.Exit(2)
+    try:
+        if user is not None:
+            if password_stdin:
+                password = typer.get_text_stream("stdin").readline().rstrip("\n")
+            else:
+                password = typer.prompt(f"Password for {user}", hide_input=True, err=True)
+            token = password_token(issuer, client, user, password, discovery)
+        else:
+            secret = settings.oidc_client_secret
+            if secret is None:
+                console.print("[red]--service needs ANTT_OIDC_CLIENT_SECRET[/red]")
+                raise typer.Exit(2)
+            token = client_credentials_token(
+                issuer, settings.oidc_client_id, secret.get_secret_value(), discovery
+            )
+    except LoginError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
     typer.echo(token)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
+from shared.local_process import DetachedProcess, port_in_use
 from shared.settings import PROJECT_ROOT, VAR_DIR
 
 KAFKA_DEPLOY_DIR = PROJECT_ROOT / "deploy" / "kafka"
@@ -30,15 +31,19 @@ class LocalKafkaError(RuntimeError):
     pass
 
 
-def _pom_digest() -> str:
-    return hashlib.sha256((KAFKA_DEPLOY_DIR / "pom.xml").read_bytes()).hexdigest()
+def pom_digest(folder: Path, *names: str) -> str:
+    """A digest of what a cached download was made from: when it changes, fetch again."""
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()
 
 
 def fetch_jars(echo: bool = False) -> Path:
     """Copy the pinned Kafka jars into the cache once; again only when the pom changes."""
     libs = CACHE_DIR / "libs"
     marker = CACHE_DIR / "pom.sha256"
-    digest = _pom_digest()
+    digest = pom_digest(KAFKA_DEPLOY_DIR, "pom.xml")
     if libs.is_dir() and marker.is_file() and marker.read_text().strip() == digest:
         return libs
     if shutil.which("mvn") is None or shutil.which("java") is None:
@@ -90,12 +95,6 @@ def free_port_block(count: int = 1) -> int:
 
 def free_port() -> int:
     return free_port_block(1)
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 async def _brokers_answering(bootstrap: str) -> int:
@@ -161,16 +160,12 @@ class LocalKafka:
     def config_file(self) -> Path:
         return self.data_dir / "server.properties"
 
+    @property
+    def process(self) -> DetachedProcess:
+        return DetachedProcess(self.pid_file, self.log_file)
+
     def running_pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
+        return self.process.running_pid()
 
     def _java(self, libs: Path, main_class: str, *args: str) -> list[str]:
         return [
@@ -244,35 +239,16 @@ class LocalKafka:
                 raise LocalKafkaError(f"port {port} on 127.0.0.1 is already in use")
         libs = fetch_jars()
         self._prepare(libs)
-        with self.log_file.open("ab") as log:
-            process = subprocess.Popen(
-                self._java(libs, "kafka.Kafka", str(self.config_file)),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self.pid_file.write_text(str(process.pid))
-        return process.pid
+        return self.process.launch(self._java(libs, "kafka.Kafka", str(self.config_file)))
 
     def kill(self) -> None:
         """SIGKILL the node, as a crash would: no clean shutdown, no leadership handed over."""
-        pid = self.running_pid()
-        if pid is None:
-            return
-        os.kill(pid, signal.SIGKILL)
-        while self._alive(pid):
-            time.sleep(0.05)
-        self.pid_file.unlink(missing_ok=True)
+        self.process.kill()
 
     def wait_ready(self, timeout: float, pid: int) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                finished, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                finished = 0 if self.running_pid() else pid
-            if finished:
+            if self.process.exited(pid):
                 raise LocalKafkaError(
                     f"Kafka exited during start-up; last log lines:\n{self.log_tail()}"
                 )
@@ -283,42 +259,10 @@ class LocalKafka:
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the broker cleanly (SIGTERM, then SIGKILL after ``timeout``); False if none ran."""
-        pid = self.running_pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self._alive(pid):
-                break
-            time.sleep(0.2)
-        else:
-            os.kill(pid, signal.SIGKILL)
-            while self._alive(pid):
-                time.sleep(0.1)
-        self.pid_file.unlink(missing_ok=True)
-        return True
-
-    @staticmethod
-    def _alive(pid: int) -> bool:
-        try:
-            finished, _ = os.waitpid(pid, os.WNOHANG)
-            if finished:
-                return False
-        except ChildProcessError:
-            pass  # not our child: fall back to a signal probe
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+        return self.process.stop(timeout)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return self.process.log_tail(lines)
 
 
 def new_cluster_id() -> str:
@@ -420,7 +364,7 @@ class LocalKafkaCluster:
         while time.monotonic() < deadline:
             for node in self.nodes:
                 pid = node.running_pid()
-                if pid is None or not node._alive(pid):
+                if pid is None or node.process.exited(pid):
                     raise LocalKafkaError(
                         f"Kafka node {node.node_id} is not running; last log lines:\n"
                         f"{node.log_tail()}"

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 
 from shared.asyncapi import asyncapi_document
 from shared.audit import AuditEntryPublic, AuditTrail
-from shared.auth import Access, Authenticator, ProtectedRouter, TokenCodec, load_signing_key
+from shared.auth import Access, Authenticator, ProtectedRouter
 from shared.bus import EventConsumer, create_broker, ensure_topics
 from shared.db import create_engine, create_session_factory, database_is_reachable
 from shared.errors import DomainError
@@ -33,6 +33,7 @@ from shared.media_types import BodyTypeRoute, unreadable_body
 from shared.metrics import ConsumerLagMetrics, DeliveryMetrics, HttpMetrics, metrics_response
 from shared.middleware import ServiceMiddleware
 from shared.migrations import upgrade_to_head
+from shared.oidc import IssuerKeys, token_verifier
 from shared.outbox import Outbox, OutboxRelay, wake_on_commit
 from shared.rebuild import RebuildPlan, Recompute, rebuild_plan
 from shared.references import References
@@ -95,14 +96,9 @@ class ServiceRuntime:
         # "Not yet known" (409) or "unknown" (422), from how far behind the consumer is.
         self.references = References(self.consumer)
         self.audit = AuditTrail(metadata)
-        secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
-        self.auth = Authenticator(
-            TokenCodec(
-                load_signing_key(secret, settings.jwt_secret_file, settings.env),
-                issuer=settings.jwt_issuer,
-                audience=settings.jwt_audience,
-            )
-        )
+        verifier, keys = token_verifier(settings)
+        self.issuer_keys: IssuerKeys | None = keys
+        self.auth = Authenticator(verifier)
         self.publishes = list(publishes)
         self.published_topics = sorted({event.topic for event in self.publishes})
         self.http_metrics = HttpMetrics(self.registry)
@@ -160,6 +156,9 @@ class ServiceRuntime:
     @asynccontextmanager
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
         await upgrade_to_head(self.engine, self.settings.service_name)
+        if self.issuer_keys is not None:  # not awaited: /ready answers 503 until they load
+            keys = self.issuer_keys.keep_loading()
+            self._tasks.append(asyncio.create_task(keys, name="identity-provider-keys"))
         if self.settings.kafka_create_topics:
             await ensure_topics(self.settings, self.all_topics())
         await self.broker.start()
@@ -201,7 +200,10 @@ class ServiceRuntime:
             broker = await self.broker.ping(timeout=2.0)
         except Exception:
             broker = False
-        return {"database": database, "broker": broker}
+        checks = {"database": database, "broker": broker}
+        if self.issuer_keys is not None:
+            checks["identity_provider"] = self.issuer_keys.loaded
+        return checks
 
     def asyncapi(self) -> dict[str, Any]:
         """The AsyncAPI 3.0 document of what this service publishes and consumes, generated
@@ -231,7 +233,7 @@ class ServiceRuntime:
 
         @router.get(
             "/ready",
-            summary="Database and broker reachable",
+            summary="Database and broker reachable, and the identity provider's keys loaded",
             responses={503: {"description": "A dependency is unreachable"}},
         )
         async def ready(response: Response) -> dict[str, Any]:

@@ -9,6 +9,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
 
+# Asymmetric algorithms only: an HMAC algorithm would let anyone holding the issuer's
+# public key sign tokens, and "none" signs nothing.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"}
+)
+ROLE_NAMES = frozenset({"admin", "officer", "tip_handler", "auditor", "service"})
+
 
 class ServiceSettings(BaseSettings):
     """Base for each service's settings; a subclass sets the service's own defaults."""
@@ -29,8 +36,25 @@ class ServiceSettings(BaseSettings):
     # With acks=all a write is acknowledged once this many replicas have it; one broker
     # of a 3-node cluster (factor 3, min ISR 2) can then be lost without refusing writes.
     kafka_min_insync_replicas: int = Field(default=1, ge=1)
-    # Bearer tokens: an HMAC key of at least 32 bytes, from the variable or a file.
-    # Without one the service refuses to start, unless ANTT_ENV=dev.
+    # People's and systems' tokens come from an OpenID Connect issuer (Keycloak): the URL
+    # its tokens name as `iss`. The services read its discovery document and signing keys.
+    oidc_issuer: str | None = None
+    # Where the services read the discovery document when they reach the issuer by another
+    # address than the one in `iss` (compose: keycloak:8080 inside, localhost outside).
+    oidc_discovery_url: str | None = None
+    oidc_audience: str = "antt"
+    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"], min_length=1)
+    # Where a token carries its role names and its area codes (a dotted path into the claims).
+    oidc_roles_claim: str = "realm_access.roles"
+    oidc_areas_claim: str = "antt_areas"
+    # The issuer's role name → this platform's role, for roles named differently there
+    # (JSON, e.g. {"ward-police": "officer"}); a role not listed keeps its own name.
+    oidc_role_names: dict[str, str] = Field(default_factory=dict)
+    # For `antt login --service`: the client-credentials grant of a confidential client.
+    oidc_client_id: str = "antt-service"
+    oidc_client_secret: SecretStr | None = None
+    # Development and test only: tokens signed with an HMAC key of at least 32 bytes, from
+    # the variable or a file (`antt token issue`). With ANTT_ENV=prod HS256 is refused.
     jwt_secret: SecretStr | None = None
     jwt_secret_file: Path | None = None
     jwt_issuer: str = "antt"
@@ -64,6 +88,33 @@ class ServiceSettings(BaseSettings):
     # asks anew (FastStream's batch loop): an idle consumer's events wait up to twice this.
     consumer_batch_max: int = Field(default=500, ge=1, le=5000)
     consumer_batch_wait_ms: int = Field(default=20, ge=1, le=60_000)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _production_is_prod(cls, value: object) -> object:
+        return "prod" if value == "production" else value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        # HMAC with a published key would let anyone sign; "none" signs nothing.
+        refused = [name for name in value if name not in ASYMMETRIC_ALGORITHMS]
+        if refused:
+            raise ValueError(
+                f"{', '.join(refused)} cannot verify an issuer's tokens; "
+                f"use {', '.join(sorted(ASYMMETRIC_ALGORITHMS))}"
+            )
+        return value
+
+    @field_validator("oidc_role_names")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value.values()) - ROLE_NAMES)
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)} is not a role here; roles: {', '.join(sorted(ROLE_NAMES))}"
+            )
+        return value
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

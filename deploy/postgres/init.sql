@@ -2,3 +2,5 @@
 CREATE DATABASE registry;
 CREATE DATABASE reporting;
 CREATE DATABASE awards;
+-- Keycloak's own database: users, sessions, the realm.
+CREATE DATABASE keycloak;

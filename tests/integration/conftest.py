@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from shared.local_kafka import LocalKafka, LocalKafkaCluster, free_port
+from shared.local_keycloak import LocalKeycloak
 from shared.settings import PROJECT_ROOT
 from tests.postgres import PostgresServer
 from tests.support import TEST_INFORMANT_KEY, TEST_SIGNING_KEY
@@ -53,9 +54,24 @@ class Stack:
     kafka: LocalKafka
     services: dict[str, Service]
     postgres: PostgresServer
+    keycloak: LocalKeycloak
 
     def url(self, name: str) -> str:
         return self.services[name].url
+
+
+@pytest.fixture(scope="session")
+def keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKeycloak]:
+    """A real Keycloak with the project's realm and demo users. Launched without waiting:
+    the stack starts Kafka and the services meanwhile, then waits for it."""
+    server = LocalKeycloak(
+        data_dir=tmp_path_factory.mktemp("keycloak"),
+        port=free_port(),
+        management_port=free_port(),
+    )
+    server.launch()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -134,16 +150,22 @@ def wait_ready(service: Service, timeout: float = 60.0) -> None:
 
 @pytest.fixture(scope="session")
 def stack(
-    kafka: LocalKafka, postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+    keycloak: LocalKeycloak,
+    kafka: LocalKafka,
+    postgres: PostgresServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    """The three services on PostgreSQL, one database each, as in compose."""
+    """The three services on PostgreSQL, one database each, as in compose, trusting the
+    real Keycloak's tokens (and, as ANTT_ENV=test allows, the suite's HS256 key)."""
     workdir = tmp_path_factory.mktemp("stack")
     urls = {name: asyncio.run(postgres.create_database(name)) for name in SERVICES}
-    services = {name: start_service(name, kafka, workdir, urls[name]) for name in SERVICES}
+    issuer = {"ANTT_OIDC_ISSUER": keycloak.issuer}
+    services = {name: start_service(name, kafka, workdir, urls[name], issuer) for name in SERVICES}
     try:
+        keycloak.wait_ready(240)
         for service in services.values():
             wait_ready(service)
-        yield Stack(kafka, services, postgres)
+        yield Stack(kafka, services, postgres, keycloak)
     finally:
         for service in services.values():
             service.process.terminate()

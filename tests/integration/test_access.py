@@ -1,5 +1,7 @@
 """Who may do what, against the real processes: every endpoint of every service, for each
-role, on the caller's own area, on another area, and without a token."""
+role, on the caller's own area, on another area, and without a token. The callers are the
+demo users of the real Keycloak, logged in with their passwords; the services verify the
+tokens with the issuer's published keys."""
 
 import time
 import uuid
@@ -12,13 +14,15 @@ import httpx
 import pytest
 
 from shared.auth import Role, TokenCodec
-from tests.support import TEST_SIGNING_KEY, bearer
+from tests.keycloak import HAI_HOA, QUANG_AN, LoginAuth, Logins
+from tests.support import TEST_SIGNING_KEY
 
 pytestmark = pytest.mark.integration
 
 OWN, OTHER = "own", "other"
 FOREIGN_KEY = "a-key-of-enough-length-that-is-not-ours!"
-WARD_A, WARD_B = f"A-{uuid.uuid4().hex[:6]}", f"B-{uuid.uuid4().hex[:6]}"
+# The demo officers' wards: officer-haihoa and tip-handler act in ward A.
+WARD_A, WARD_B = HAI_HOA, QUANG_AN
 
 
 def wait_for(check: Callable[[], bool], within: float = 30.0) -> None:
@@ -78,7 +82,8 @@ def nomination_body(team: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def world(stack) -> World:
-    admin = httpx.Client(timeout=15, headers=bearer())
+    TOKENS.issuer = stack.keycloak.issuer
+    admin = httpx.Client(timeout=15, auth=LoginAuth(TOKENS, "admin"))
     world = World(stack, admin, {OWN: {}, OTHER: {}})
     province = world.post(
         "registry",
@@ -159,14 +164,8 @@ def world(stack) -> World:
     return world
 
 
-TOKENS: dict[str, dict[str, str]] = {
-    "admin": bearer(Role.ADMIN),
-    "officer": bearer(Role.OFFICER, WARD_A),
-    "tip_handler": bearer(Role.TIP_HANDLER, WARD_A),
-    "auditor": bearer(Role.AUDITOR),
-    "service": bearer(Role.SERVICE),
-    "none": {},
-}
+# admin, officer, tip_handler, auditor, service (client credentials) and none.
+TOKENS = Logins()
 
 # Expected status codes: (own area, other area) for each caller.
 SCOPED_WRITE = {
@@ -866,7 +865,7 @@ OPERATIONS_CASES = [
 CASES = REGISTRY_CASES + REPORTING_CASES + AWARDS_CASES + OPERATIONS_CASES
 
 
-@pytest.mark.parametrize("caller", TOKENS)
+@pytest.mark.parametrize("caller", Logins.CALLERS)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.service}:{c.method}:{c.path}")
 def test_access_matrix(world: World, case: Case, caller: str) -> None:
     for side, expected in zip((OWN, OTHER), case.expected[caller], strict=True):
@@ -936,7 +935,7 @@ def test_untrustworthy_tokens_get_401_with_the_reason(world: World, authorizatio
 
 
 def test_changes_are_in_the_audit_trail_with_who_made_them(world: World) -> None:
-    officer = bearer(Role.OFFICER, WARD_A, subject="officer-nguyen")
+    officer = TOKENS["officer"]
     response = httpx.post(
         world.url("reporting", "/incidents"),
         json=incident_body(world.ids[OWN]["group"], world.ids[OWN]["team"]),
@@ -949,5 +948,5 @@ def test_changes_are_in_the_audit_trail_with_who_made_them(world: World) -> None
         headers=TOKENS["auditor"],
     ).json()
     assert [(e["subject"], e["role"], e["action"]) for e in entries] == [
-        ("officer-nguyen", "officer", "report_incident")
+        ("officer-haihoa", "officer", "report_incident")
     ]

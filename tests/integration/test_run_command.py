@@ -47,9 +47,10 @@ def alive(pid: int) -> bool:
 
 
 def test_run_serves_three_ready_services_and_ctrl_c_stops_every_process(tmp_path):
-    kafka_port = free_port_block(5)  # Kafka, its controller, then the three services
+    kafka_port = free_port_block(7)  # Kafka, its controller, three services, Keycloak (+1)
     base_port = kafka_port + 2
     ports = [base_port, base_port + 1, base_port + 2]
+    keycloak_port = kafka_port + 5
     output = tmp_path / "run.out"
     with output.open("wb") as out:
         # A session of its own, like a terminal: Ctrl-C reaches the whole process group.
@@ -63,6 +64,8 @@ def test_run_serves_three_ready_services_and_ctrl_c_stops_every_process(tmp_path
                 str(kafka_port),
                 "--base-port",
                 str(base_port),
+                "--keycloak-port",
+                str(keycloak_port),
                 "--var-dir",
                 str(tmp_path / "var"),
             ],
@@ -74,7 +77,7 @@ def test_run_serves_three_ready_services_and_ctrl_c_stops_every_process(tmp_path
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # Keycloak's first start builds it
         while "Stack ready" not in output.read_text() and time.monotonic() < deadline:
             assert run.poll() is None, output.read_text()
             time.sleep(0.5)
@@ -82,9 +85,10 @@ def test_run_serves_three_ready_services_and_ctrl_c_stops_every_process(tmp_path
         for port in ports:
             ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5)
             assert ready.status_code == 200
+            assert ready.json()["checks"]["identity_provider"] is True
             assert "faststream_" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
         started = descendants(run.pid)
-        assert len(started) >= 4, started  # Kafka's JVM and three services
+        assert len(started) >= 5, started  # Kafka's and Keycloak's JVMs, three services
         assert (tmp_path / "var" / "registry.db").exists()
 
         os.killpg(run.pid, signal.SIGINT)
@@ -94,7 +98,7 @@ def test_run_serves_three_ready_services_and_ctrl_c_stops_every_process(tmp_path
         while any(alive(pid) for pid in started) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not [pid for pid in started if alive(pid)], output.read_text()
-        for port in [kafka_port, *ports]:
+        for port in [kafka_port, *ports, keycloak_port]:
             with pytest.raises(httpx.ConnectError):
                 httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
     finally:

@@ -38,20 +38,22 @@ def on_ports(script: str, base_port: int) -> str:
 
 
 def test_the_readme_walkthrough_runs_twice_with_the_same_output(tmp_path: Path) -> None:
-    kafka_port = free_port_block(5)
+    kafka_port = free_port_block(7)  # Kafka, its controller, 3 services, Keycloak and its health
     base_port = kafka_port + 2
+    keycloak_port = kafka_port + 5
     script = on_ports(walkthrough(), base_port)
     assert "localhost:800" not in script
     output = tmp_path / "run.out"
     with output.open("wb") as out:
         stack = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "run", "--kafka-port", str(kafka_port),
-             "--base-port", str(base_port), "--var-dir", str(tmp_path / "var")],
+             "--base-port", str(base_port), "--keycloak-port", str(keycloak_port),
+             "--var-dir", str(tmp_path / "var")],
             cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, "COLUMNS": "200"}, start_new_session=True,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # Keycloak's first start builds it
         while "Stack ready" not in output.read_text() and time.monotonic() < deadline:
             assert stack.poll() is None, output.read_text()
             time.sleep(0.5)
@@ -65,7 +67,11 @@ def test_the_readme_walkthrough_runs_twice_with_the_same_output(tmp_path: Path) 
                 capture_output=True,
                 text=True,
                 timeout=180,
-                env={key: value for key, value in os.environ.items() if key[:5] != "ANTT_"},
+                env={
+                    **{key: value for key, value in os.environ.items() if key[:5] != "ANTT_"},
+                    # `antt login` asks the stack's Keycloak, here on a port of its own.
+                    "ANTT_OIDC_ISSUER": f"http://127.0.0.1:{keycloak_port}/realms/antt",
+                },
                 check=False,
             )
             assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"

@@ -14,7 +14,7 @@ from services.registry.app import create_app as create_registry
 from services.reporting.app import Settings as ReportingSettings
 from services.reporting.app import create_app as create_reporting
 from services.reporting.models import TipOff
-from services.reporting.service import InformantVault
+from services.reporting.tips.service import InformantVault
 from shared.auth import (
     Access,
     Authenticator,
@@ -23,6 +23,7 @@ from shared.auth import (
     ProtectedRouter,
     Role,
     TokenCodec,
+    TokenVerifier,
 )
 from tests.support import (
     TEST_INFORMANT_KEY,
@@ -67,16 +68,29 @@ def test_scoped_roles_need_areas():
         CODEC.issue("x", Role.TIP_HANDLER, [])
 
 
-@pytest.mark.parametrize("env", ["prod", "test"])
-def test_service_refuses_to_start_without_a_signing_key(env, tmp_path):
+@pytest.mark.parametrize(
+    ("env", "needed"), [("prod", "ANTT_OIDC_ISSUER is required"), ("test", "ANTT_JWT_SECRET")]
+)
+def test_service_refuses_to_start_without_a_way_to_verify_tokens(env, needed, tmp_path):
     settings = RegistrySettings(env=env, database_url=f"sqlite+aiosqlite:///{tmp_path}/r.db")
-    with pytest.raises(ConfigurationError, match="ANTT_JWT_SECRET"):
+    with pytest.raises(ConfigurationError, match=needed):
+        create_registry(settings)
+
+
+def test_production_refuses_a_signing_key(tmp_path):
+    settings = RegistrySettings(
+        env="prod",
+        jwt_secret=TEST_SIGNING_KEY,
+        oidc_issuer="http://127.0.0.1:1/realms/antt",
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/r.db",
+    )
+    with pytest.raises(ConfigurationError, match="unset ANTT_JWT_SECRET"):
         create_registry(settings)
 
 
 def test_short_signing_key_is_refused(tmp_path):
     settings = RegistrySettings(
-        env="prod", jwt_secret="short", database_url=f"sqlite+aiosqlite:///{tmp_path}/r.db"
+        env="test", jwt_secret="short", database_url=f"sqlite+aiosqlite:///{tmp_path}/r.db"
     )
     with pytest.raises(ConfigurationError, match="32 bytes"):
         create_registry(settings)
@@ -87,7 +101,7 @@ def test_signing_key_from_file(tmp_path):
     key_file.write_text(TEST_SIGNING_KEY + "\n")
     app = create_registry(
         RegistrySettings(
-            env="prod",
+            env="test",
             jwt_secret_file=key_file,
             database_url=f"sqlite+aiosqlite:///{tmp_path}/r.db",
         )
@@ -98,7 +112,7 @@ def test_signing_key_from_file(tmp_path):
 def test_reporting_refuses_to_start_without_informant_keys(tmp_path):
     settings = ReportingSettings(
         env="prod",
-        jwt_secret=TEST_SIGNING_KEY,
+        oidc_issuer="http://127.0.0.1:1/realms/antt",
         database_url=f"sqlite+aiosqlite:///{tmp_path}/r.db",
     )
     with pytest.raises(ConfigurationError, match="ANTT_INFORMANT_KEYS"):
@@ -106,7 +120,7 @@ def test_reporting_refuses_to_start_without_informant_keys(tmp_path):
 
 
 def test_a_route_without_an_access_rule_cannot_be_added():
-    router = ProtectedRouter({"listed": Access.READ}, Authenticator(CODEC))
+    router = ProtectedRouter({"listed": Access.READ}, Authenticator(TokenVerifier(None, CODEC)))
 
     with pytest.raises(RuntimeError, match="unlisted"):
 
@@ -225,7 +239,7 @@ async def test_oversized_and_malformed_bodies_are_4xx(reporting):
 
 async def test_informant_keys_can_be_rotated(database_url):
     app = create_reporting(unit_settings(ReportingSettings, database_url))
-    service = app.state.service
+    service = app.state.service.tips
     async with running_app(app) as (client, runtime):
         await announce_area(runtime.broker, AREA_ID, "TH-HH", "Phường Hải Hòa")
         await client.post("/tips", json=tip(full_name="Phạm Văn Cường", contact="0987000111"))

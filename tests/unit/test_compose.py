@@ -51,19 +51,23 @@ SCHEMA_RESOURCE = "compose-spec.json"
 SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
 
 SERVICE_MODULES = {"registry": registry_app, "reporting": reporting_app, "awards": awards_app}
-INFRASTRUCTURE = ("kafka-1", "kafka-2", "kafka-3", "postgres")
+INFRASTRUCTURE = ("kafka-1", "kafka-2", "kafka-3", "postgres", "keycloak")
 
 # Values for the variables the compose file requires (`${VAR:?msg}`) and nothing else: the
 # file's own defaults (`${VAR:-default}`) apply to the rest.
 TEST_ENVIRONMENT = {
-    "ANTT_JWT_SECRET": "compose-test-signing-key-of-at-least-32-bytes",
+    "ANTT_KEYCLOAK_ADMIN_PASSWORD": "compose-test-keycloak-admin",
+    "ANTT_SERVICE_CLIENT_SECRET": "compose-test-service-secret",
+    "ANTT_CONSOLE_CLIENT_SECRET": "compose-test-console-secret",
     "ANTT_INFORMANT_KEYS": json.dumps([Fernet.generate_key().decode()]),
     "ANTT_GRAFANA_PASSWORD": "compose-test-password",
     "ANTT_POSTGRES_PASSWORD": "compose-test-database-password",
 }
 # No default password for the database: the README lists these four as required.
 REQUIRED_VARIABLES = {
-    "ANTT_JWT_SECRET",
+    "ANTT_KEYCLOAK_ADMIN_PASSWORD",
+    "ANTT_SERVICE_CLIENT_SECRET",
+    "ANTT_CONSOLE_CLIENT_SECRET",
     "ANTT_INFORMANT_KEYS",
     "ANTT_GRAFANA_PASSWORD",
     "ANTT_POSTGRES_PASSWORD",
@@ -521,3 +525,27 @@ def test_dashboard_layout_fits_the_grid(dashboard: dict[str, Any]) -> None:
         }
         assert not cells & taken, f"{panel.get('title')!r} overlaps another panel"
         taken |= cells
+
+
+# --- Keycloak ----------------------------------------------------------------------------
+
+
+def test_keycloak_imports_the_realm_with_every_placeholder_given(compose: dict[str, Any]) -> None:
+    keycloak = compose["services"]["keycloak"]
+    assert "--import-realm" in keycloak["command"]
+    realm_file = "deploy/keycloak/antt-realm.json"
+    assert bind_mounts(keycloak)["/opt/keycloak/data/import/antt-realm.json"] == f"./{realm_file}"
+    realm_text = (ROOT / realm_file).read_text()
+    placeholders = set(re.findall(r"\$\{([A-Z_]+)(?::[^}]*)?\}", realm_text))
+    assert placeholders and placeholders <= set(environment_of(keycloak))
+    assert "users" not in json.loads(realm_text) or all(
+        user.get("serviceAccountClientId") for user in json.loads(realm_text)["users"]
+    ), "the realm compose imports holds no demo user"
+
+
+@pytest.mark.parametrize("name", SERVICE_MODULES)
+def test_services_trust_only_the_realms_tokens(name: str, compose: dict[str, Any]) -> None:
+    environment = environment_of(compose["services"][name])
+    assert "ANTT_JWT_SECRET" not in environment and environment["ANTT_ENV"] == "prod"
+    assert environment["ANTT_OIDC_ISSUER"].endswith("/realms/antt")
+    assert environment["ANTT_OIDC_DISCOVERY_URL"].startswith("http://keycloak:8080/realms/antt/")
