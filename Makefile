@@ -10,12 +10,12 @@ ANTT := $(VENV)/bin/antt
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup postgres prometheus kcat lint unit integration bench kafka-jars keycloak-dist clean
+.PHONY: run test setup postgres prometheus kcat chromium lint unit integration bench kafka-jars keycloak-dist clean
 
 run: setup
 	$(ANTT) run
 
-test: setup postgres prometheus kcat lint
+test: setup postgres prometheus kcat chromium lint
 	$(VENV)/bin/pytest
 
 # The fast tier: the unit tests on SQLite and the in-memory broker, offline, with no
@@ -23,7 +23,7 @@ test: setup postgres prometheus kcat lint
 unit: $(VENV)/.synced
 	$(VENV)/bin/pytest tests/unit -m "not postgresql"
 
-integration: setup postgres prometheus kcat
+integration: setup postgres prometheus kcat chromium
 	$(VENV)/bin/pytest tests/integration
 
 # Not part of `make test`: each path against a bare baseline in the same run; no timings asserted.
@@ -84,6 +84,14 @@ kcat:
 	  echo "Installing kcat from Debian's packages…"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq kcat >/dev/null; }
+
+# Debian's chromium runs the console's end-to-end test (Playwright drives it through
+# executable_path; Playwright's own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Chromium from Debian's packages…"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .cache var .pytest_cache .mypy_cache .ruff_cache

@@ -44,6 +44,13 @@ from shared.migrations import autogenerate_revision, upgrade_to_head
 from shared.settings import VAR_DIR
 
 SERVICES = ("registry", "reporting", "awards")
+# What `antt serve` runs: the three services, and the console (pages over their APIs,
+# no database, no broker).
+SERVABLE = (*SERVICES, "console")
+# The embedded stack's Keycloak knows these development secrets (deploy/keycloak's realm
+# defaults); compose and production set their own.
+DEV_CONSOLE_CLIENT_SECRET = "antt-console-dev-secret"
+DEV_SERVICE_CLIENT_SECRET = "antt-service-dev-secret"
 
 app = typer.Typer(help="Operate the ANTT platform.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
@@ -55,9 +62,9 @@ app.add_typer(db_app, name="db")
 ServiceName = Annotated[str, typer.Argument(help="registry, reporting or awards")]
 
 
-def _service_settings(service: str) -> Any:
-    if service not in SERVICES:
-        console.print(f"[red]unknown service {service!r}; one of {', '.join(SERVICES)}[/red]")
+def _service_settings(service: str, known: tuple[str, ...] = SERVICES) -> Any:
+    if service not in known:
+        console.print(f"[red]unknown service {service!r}; one of {', '.join(known)}[/red]")
         raise typer.Exit(2)
     module = importlib.import_module(f"services.{service}.app")
     return module.Settings()
@@ -245,12 +252,14 @@ def rebuild(
 
 
 @app.command("serve")
-def serve(service: ServiceName) -> None:
-    """Run one service (HTTP, consumers and outbox relay in one process).
+def serve(
+    service: Annotated[str, typer.Argument(help="registry, reporting, awards or console")],
+) -> None:
+    """Run one service (HTTP, consumers and outbox relay in one process), or the console.
 
     SIGTERM or SIGINT stop it gracefully; exit code 0 after a clean stop, 1 if the
     shutdown failed, 3 if it did not start."""
-    settings = _service_settings(service)
+    settings = _service_settings(service, SERVABLE)
     show_dev_notices_with(None)  # a service logs them, as structured warnings
     # The service's log format from the first line on (the app sets it again when built).
     configure_logging(
@@ -271,7 +280,9 @@ def serve(service: ServiceName) -> None:
         # uvicorn's records go to the service's log handler (JSON lines in production).
         log_config=None,
         log_level="warning",
-        access_log=False,  # no line per request: metrics count them, errors are logged
+        # No line per request: metrics count them, errors are logged; and the console's tip
+        # pages must leave no resident's address in a log.
+        access_log=False,
         # Longer than a client's or proxy's idle keep-alive (httpx 5 s, load balancers 60 s):
         # a server that closes first races the client's next request into a reset.
         timeout_keep_alive=75,
@@ -326,6 +337,7 @@ def _raise_interrupt(*_: object) -> None:
 def run(
     kafka_port: Annotated[int, typer.Option(help="Local Kafka port (controller: +1)")] = 9092,
     base_port: Annotated[int, typer.Option(help="registry's port; reporting +1, awards +2")] = 8001,
+    console_port: Annotated[int, typer.Option(help="The console's port (web pages)")] = 8000,
     var_dir: Annotated[Path, typer.Option(help="SQLite files, logs, Kafka data")] = VAR_DIR,
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for /ready")] = 180.0,
     keycloak_port: Annotated[
@@ -339,8 +351,8 @@ def run(
         ),
     ] = True,
 ) -> None:
-    """The embedded stack: local Keycloak and Kafka, and the three services on SQLite under
-    var/. Ctrl-C stops every process it started."""
+    """The embedded stack: local Keycloak and Kafka, the three services on SQLite under
+    var/, and the console on --console-port. Ctrl-C stops every process it started."""
     started = time.monotonic()
     var_dir = var_dir.resolve()
     logs_dir = var_dir / "logs"
@@ -399,6 +411,29 @@ def run(
             )
         with console.status("Waiting for the services to be ready…"):
             _wait_ready(urls, processes, ready_timeout)
+        # The console after the services: it is ready when they and Keycloak are.
+        console_env = {
+            **os.environ,
+            "ANTT_PORT": str(console_port),
+            "ANTT_REGISTRY_URL": urls["registry"],
+            "ANTT_REPORTING_URL": urls["reporting"],
+            "ANTT_AWARDS_URL": urls["awards"],
+        }
+        if with_keycloak:
+            console_env["ANTT_OIDC_ISSUER"] = keycloak.issuer
+            console_env.setdefault("ANTT_CONSOLE_CLIENT_SECRET", DEV_CONSOLE_CLIENT_SECRET)
+            console_env.setdefault("ANTT_OIDC_CLIENT_SECRET", DEV_SERVICE_CLIENT_SECRET)
+        with (logs_dir / "console.log").open("ab") as log_file:
+            processes["console"] = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "serve", "console"],
+                env=console_env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        with console.status("Waiting for the console to be ready…"):
+            _wait_ready({"console": f"http://127.0.0.1:{console_port}"}, processes, ready_timeout)
         console.print(
             f"[green]Stack ready in {time.monotonic() - started:.1f}s[/green]; "
             f"logs in {logs_dir}. Ctrl-C stops everything."
@@ -407,6 +442,10 @@ def run(
             console.print(
                 "Log in: TOKEN=$(.venv/bin/antt login --user admin) — demo users and their "
                 "password in the README"
+            )
+            console.print(
+                f"The console: http://127.0.0.1:{console_port}/ (log in as a demo user, e.g. "
+                "officer-haihoa, password antt-demo)"
             )
         while True:
             for name, process in processes.items():

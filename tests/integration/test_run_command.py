@@ -47,10 +47,11 @@ def alive(pid: int) -> bool:
 
 
 def test_run_serves_three_ready_services_and_ctrl_c_stops_every_process(tmp_path):
-    kafka_port = free_port_block(7)  # Kafka, its controller, three services, Keycloak (+1)
+    kafka_port = free_port_block(8)  # Kafka, its controller, three services, Keycloak (+1), console
     base_port = kafka_port + 2
     ports = [base_port, base_port + 1, base_port + 2]
     keycloak_port = kafka_port + 5
+    console_port = kafka_port + 7
     output = tmp_path / "run.out"
     with output.open("wb") as out:
         # A session of its own, like a terminal: Ctrl-C reaches the whole process group.
@@ -66,6 +67,8 @@ def test_run_serves_three_ready_services_and_ctrl_c_stops_every_process(tmp_path
                 str(base_port),
                 "--keycloak-port",
                 str(keycloak_port),
+                "--console-port",
+                str(console_port),
                 "--var-dir",
                 str(tmp_path / "var"),
             ],
@@ -98,7 +101,9 @@ def test_run_serves_three_ready_services_and_ctrl_c_stops_every_process(tmp_path
         while any(alive(pid) for pid in started) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not [pid for pid in started if alive(pid)], output.read_text()
-        for port in [kafka_port, *ports, keycloak_port]:
+        console = httpx.get(f"http://127.0.0.1:{console_port}/ready", timeout=5)
+        assert console.status_code == 200, console.text
+        for port in [kafka_port, *ports, keycloak_port, console_port]:
             with pytest.raises(httpx.ConnectError):
                 httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
     finally:

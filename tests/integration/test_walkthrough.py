@@ -38,7 +38,7 @@ def on_ports(script: str, base_port: int) -> str:
 
 
 def test_the_readme_walkthrough_runs_twice_with_the_same_output(tmp_path: Path) -> None:
-    kafka_port = free_port_block(7)  # Kafka, its controller, 3 services, Keycloak and its health
+    kafka_port = free_port_block(8)  # Kafka, its controller, 3 services, Keycloak (+1), console
     base_port = kafka_port + 2
     keycloak_port = kafka_port + 5
     script = on_ports(walkthrough(), base_port)
@@ -48,6 +48,7 @@ def test_the_readme_walkthrough_runs_twice_with_the_same_output(tmp_path: Path) 
         stack = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "run", "--kafka-port", str(kafka_port),
              "--base-port", str(base_port), "--keycloak-port", str(keycloak_port),
+             "--console-port", str(kafka_port + 7),
              "--var-dir", str(tmp_path / "var")],
             cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, "COLUMNS": "200"}, start_new_session=True,

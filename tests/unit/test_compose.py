@@ -33,6 +33,7 @@ from cryptography.fernet import Fernet
 from starlette.routing import Match
 
 from services.awards import app as awards_app
+from services.console import app as console_app
 from services.registry import app as registry_app
 from services.reporting import app as reporting_app
 
@@ -549,3 +550,45 @@ def test_services_trust_only_the_realms_tokens(name: str, compose: dict[str, Any
     assert "ANTT_JWT_SECRET" not in environment and environment["ANTT_ENV"] == "prod"
     assert environment["ANTT_OIDC_ISSUER"].endswith("/realms/antt")
     assert environment["ANTT_OIDC_DISCOVERY_URL"].startswith("http://keycloak:8080/realms/antt/")
+
+
+# --- the console -----------------------------------------------------------------------
+
+
+def test_the_console_is_configured_as_its_settings_read_it(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Port, known settings only, production, the services by their compose names, the
+    realm's issuer; one replica's port (its sessions are in memory)."""
+    service = compose["services"]["console"]
+    environment = environment_of(service)
+    fields = set(console_app.Settings.model_fields)
+    unknown = [key for key in environment if key[:5] == "ANTT_" and key[5:].lower() not in fields]
+    assert unknown == []
+    for key in list(os.environ):
+        if key.upper().startswith("ANTT_"):
+            monkeypatch.delenv(key)
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    settings = console_app.Settings()
+    assert settings.env == "prod" and settings.port == 8000
+    assert (8000, 8000) in published_ports(service)
+    assert settings.console_client_secret is not None and settings.oidc_client_secret is not None
+    for name in SERVICE_MODULES:
+        url = getattr(settings, f"{name}_url")
+        assert url == f"http://{name}:{default_port(name)}", name
+    assert environment["ANTT_OIDC_DISCOVERY_URL"].startswith("http://keycloak:8080/realms/antt/")
+    assert "ANTT_JWT_SECRET" not in environment
+
+
+def test_the_console_waits_for_the_services_and_checks_its_ready_route(
+    compose: dict[str, Any],
+) -> None:
+    service = compose["services"]["console"]
+    dependencies = depends_on(service)
+    for name in (*SERVICE_MODULES, "keycloak"):
+        assert dependencies.get(name) == "service_healthy", name
+    assert healthcheck_urls(service) == ["http://127.0.0.1:8000/ready"]
+    app = console_app.create_app(console_app.Settings(env="dev"))
+    scope = {"type": "http", "method": "GET", "path": "/ready", "root_path": "", "headers": []}
+    assert Match.FULL in [route.matches(scope)[0] for route in app.router.routes]

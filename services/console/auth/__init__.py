@@ -1,0 +1,1 @@
+"""Login (OpenID Connect authorization code flow with PKCE), sessions, CSRF, logout."""
