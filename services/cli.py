@@ -286,7 +286,9 @@ def serve(
         # Longer than a client's or proxy's idle keep-alive (httpx 5 s, load balancers 60 s):
         # a server that closes first races the client's next request into a reset.
         timeout_keep_alive=75,
-        proxy_headers=False,
+        # The client address (rate limits) from X-Forwarded-For, from trusted peers only.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         # The C event loop and HTTP parser: a fraction of asyncio's and h11's CPU per request.
         loop="uvloop",
         http="httptools",
@@ -387,6 +389,8 @@ def run(
                 "ANTT_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
                 "ANTT_PORT": str(port),
                 "ANTT_DATABASE_URL": f"sqlite+aiosqlite:///{var_dir / name}.db",
+                # The console, on this machine, passes on each resident's address.
+                "ANTT_FORWARDED_ALLOW_IPS": "127.0.0.1",
             }
             if with_keycloak:
                 env["ANTT_OIDC_ISSUER"] = keycloak.issuer

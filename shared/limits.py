@@ -176,8 +176,8 @@ def rate_limit_response(exc: RateLimitExceededError) -> JSONResponse:
 def client_key(request: Request) -> str:
     """The rate-limit key for a request: the peer's IP address.
 
-    Behind a proxy, run uvicorn with ``--proxy-headers --forwarded-allow-ips`` so that
-    ``request.client`` is already the real peer.
+    Behind the console or a proxy, ``ANTT_FORWARDED_ALLOW_IPS`` names them: uvicorn then
+    takes ``request.client`` from their X-Forwarded-For, and from nobody else's.
     """
     # X-Forwarded-For is written by the client itself, so trusting it lets anyone pick a bucket.
     return request.client.host if request.client is not None else "unknown"

@@ -60,6 +60,10 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "antt"
     jwt_audience: str = "antt"
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # Peers trusted to say who their client is (X-Forwarded-For): the console, a reverse
+    # proxy. Comma-separated addresses or networks; empty trusts none, since the header is
+    # written by the client and would let anyone pick its own rate-limit bucket.
+    forwarded_allow_ips: str = ""
     kafka_measure_lag: bool = True
     # How often gauges read from elsewhere (consumer lag, totals) are refreshed.
     metrics_refresh_seconds: float = Field(default=15.0, gt=0)

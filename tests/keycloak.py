@@ -12,6 +12,7 @@ from shared.login import client_credentials_token, password_token
 
 DEMO_PASSWORD = "antt-demo"
 SERVICE_CLIENT_SECRET = "antt-service-dev-secret"
+CONSOLE_CLIENT_SECRET = "antt-console-dev-secret"
 # The access matrix's callers, as demo users; officers and tip handlers act in Hải Hòa.
 DEMO_USERS = {
     "admin": "admin",

@@ -19,6 +19,7 @@ import pytest
 from shared.local_kafka import LocalKafka, LocalKafkaCluster, free_port
 from shared.local_keycloak import LocalKeycloak
 from shared.settings import PROJECT_ROOT
+from tests.keycloak import CONSOLE_CLIENT_SECRET, SERVICE_CLIENT_SECRET
 from tests.postgres import PostgresServer
 from tests.support import TEST_INFORMANT_KEY, TEST_SIGNING_KEY
 
@@ -175,6 +176,26 @@ def stack(
             except subprocess.TimeoutExpired:
                 service.process.kill()
                 service.process.wait()
+
+
+def start_console(stack: Stack, workdir: Path, port: int | None = None) -> Service:
+    """The console as a process on the stack's services and Keycloak (logins through it
+    need ``port`` accepted as a redirect URI: see tests/integration/test_console.py)."""
+    return start_service(
+        "console",
+        stack.kafka,
+        workdir,
+        database_url="",
+        port=port,
+        extra={
+            "ANTT_OIDC_ISSUER": stack.keycloak.issuer,
+            "ANTT_CONSOLE_CLIENT_SECRET": CONSOLE_CLIENT_SECRET,
+            "ANTT_OIDC_CLIENT_SECRET": SERVICE_CLIENT_SECRET,
+            "ANTT_REGISTRY_URL": stack.url("registry"),
+            "ANTT_REPORTING_URL": stack.url("reporting"),
+            "ANTT_AWARDS_URL": stack.url("awards"),
+        },
+    )
 
 
 class Database:

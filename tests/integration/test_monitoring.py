@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.local_kafka import free_port
 from shared.settings import PROJECT_ROOT
-from tests.integration.conftest import NOT_HEARD_OF_YET
+from tests.integration.conftest import NOT_HEARD_OF_YET, Service, start_console, wait_ready
 from tests.support import bearer
 
 pytestmark = pytest.mark.integration
@@ -36,14 +36,26 @@ def prometheus_binary() -> str:
 
 
 @pytest.fixture(scope="module")
-def prometheus(stack) -> Iterator[str]:
+def console(stack, tmp_path_factory) -> Iterator[Service]:
+    service = start_console(stack, tmp_path_factory.mktemp("console"))
+    try:
+        wait_ready(service)
+        yield service
+    finally:
+        service.process.terminate()
+        service.process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def prometheus(stack, console) -> Iterator[str]:
     """Prometheus with deploy/prometheus/prometheus.yml, its targets moved to the test ports."""
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
     config["global"] = {"scrape_interval": f"{SCRAPE_SECONDS}s", "evaluation_interval": "1s"}
     config["rule_files"] = [str(PROMETHEUS_DIR / name) for name in config.get("rule_files", [])]
     for job in config["scrape_configs"]:
         # The test's services are not behind compose's DNS: point the job at their ports.
-        port = stack.url(job["job_name"]).rsplit(":", 1)[1]
+        name = job["job_name"]
+        port = (console.url if name == "console" else stack.url(name)).rsplit(":", 1)[1]
         job.pop("dns_sd_configs")
         job["static_configs"] = [{"targets": [f"127.0.0.1:{port}"]}]
     workdir = Path(tempfile.mkdtemp(prefix="antt-prometheus-"))
@@ -185,11 +197,16 @@ def test_prometheus_sees_the_services_and_the_traffic(stack, prometheus):
     while True:
         targets = httpx.get(f"{prometheus}/api/v1/targets").json()["data"]["activeTargets"]
         health = {t["labels"]["job"]: t["health"] for t in targets}
-        if health == {"registry": "up", "reporting": "up", "awards": "up"}:
+        if health == dict.fromkeys(("registry", "reporting", "awards", "console"), "up"):
             break
         assert time.monotonic() < deadline, health
         time.sleep(0.5)
-    assert {t["labels"]["service"] for t in targets} == {"registry", "reporting", "awards"}
+    assert {t["labels"]["service"] for t in targets} == {
+        "registry",
+        "reporting",
+        "awards",
+        "console",
+    }
 
     figures = {
         "http": "sum(antt_http_requests_total)",

@@ -12,7 +12,7 @@ from shared.settings import PROJECT_ROOT
 pytestmark = pytest.mark.integration
 
 PROMETHEUS_DIR = PROJECT_ROOT / "deploy" / "prometheus"
-SERVICES = {"registry": 8001, "reporting": 8002, "awards": 8003}
+SERVICES = {"registry": 8001, "reporting": 8002, "awards": 8003, "console": 8000}
 
 
 def promtool() -> str:

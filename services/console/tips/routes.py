@@ -195,7 +195,7 @@ def create_router() -> APIRouter:
                 "POST",
                 "/tips",
                 json=body,
-                headers={"Idempotency-Key": values["submission"]},
+                headers={"Idempotency-Key": values["submission"], **resident_address(request)},
             )
         except ApiError as error:
             if error.status == 429:
@@ -246,7 +246,7 @@ def create_router() -> APIRouter:
                 "reporting",
                 "GET",
                 f"/tips/{number}",
-                headers={"X-Tip-Secret": secret.strip()},
+                headers={"X-Tip-Secret": secret.strip(), **resident_address(request)},
             )
         except ApiError as error:
             if error.status in (404, 422):
@@ -271,3 +271,9 @@ def create_router() -> APIRouter:
         return render(request, "tips/follow.html", {"values": values, "tip": tip, "general": []})
 
     return router
+
+
+def resident_address(request: Request) -> dict[str, str]:
+    """The resident's address for reporting's per-client tip limit, which trusts it from the
+    console alone (ANTT_FORWARDED_ALLOW_IPS): else every resident shares the console's."""
+    return {"X-Forwarded-For": request.client.host} if request.client is not None else {}
