@@ -8,7 +8,9 @@ For each HTTP request, in this order:
 - the body size cap: a Content-Length above ``max_bytes`` (or a malformed one) is refused
   before the app runs; a body without one is read up to the cap, then 413;
 - NUL characters: refused with 422 in the path, the query string or the body (raw or as
-  a JSON escape), which is read whole here and handed to the app as one message;
+  a JSON escape), which is read whole here and handed to the app as one message; a
+  multipart upload is exempt (a spreadsheet is binary), its text reaching the services as
+  JSON checked there;
 - HTTP metrics by route template once the app has answered (``unmatched`` for requests
   no route took, refusals above included; 5xx for an exception the app let through).
 """
@@ -45,11 +47,14 @@ class ServiceMiddleware:
             return
         declared: list[bytes] = []
         incoming: str | None = None
+        binary_upload = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 declared.append(value)
             elif name == CORRELATION_KEY and incoming is None:
                 incoming = value.decode("latin-1")
+            elif name == b"content-type":
+                binary_upload = value.lower().startswith(b"multipart/form-data")
         correlation = (CORRELATION_KEY, bind_correlation_id(incoming).encode("latin-1"))
         started = time.perf_counter()
         status: int | None = None
@@ -68,7 +73,7 @@ class ServiceMiddleware:
             await send(message)
 
         try:
-            await self._checked(scope, receive, send_with_id, declared)
+            await self._checked(scope, receive, send_with_id, declared, binary_upload)
         except Exception:
             self._observe(scope, status if status is not None else 500, started)
             raise
@@ -85,7 +90,12 @@ class ServiceMiddleware:
         )
 
     async def _checked(
-        self, scope: Scope, receive: Receive, send: Send, declared: list[bytes]
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        declared: list[bytes],
+        binary_upload: bool = False,
     ) -> None:
         if declared:
             length = parse_content_length(declared, self.max_bytes)
@@ -116,7 +126,7 @@ class ServiceMiddleware:
             if not message.get("more_body", False):
                 break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        if nul_in_body(body):
+        if not binary_upload and nul_in_body(body):
             await nul_refused("body")(scope, receive, send)
             return
         replayed = False

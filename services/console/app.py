@@ -22,10 +22,14 @@ from pydantic import Field, SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.console.activities import routes as activities_routes
 from services.console.apis import SERVICES, ServiceApis, ServiceToken, StaticToken
+from services.console.areas import routes as areas_routes
+from services.console.assets import routes as assets_routes
 from services.console.auth import routes as auth_routes
 from services.console.auth.oidc import OidcClient
 from services.console.auth.sessions import SessionStore
+from services.console.awards import routes as awards_routes
 from services.console.common import (
     Console,
     CsrfRefused,
@@ -37,6 +41,10 @@ from services.console.common import (
 )
 from services.console.home import routes as home_routes
 from services.console.i18n import LANGUAGE_COOKIE, catalogues, current_locale, pick_locale
+from services.console.incidents import routes as incidents_routes
+from services.console.reports import routes as reports_routes
+from services.console.teams import routes as teams_routes
+from services.console.tipinbox import routes as tipinbox_routes
 from services.console.tips import routes as tips_routes
 from shared.auth import ConfigurationError, Role, TokenCodec, load_signing_key
 from shared.logging import configure_logging, get_logger
@@ -65,7 +73,7 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
 # Pages that are not built yet: the navigation's place for them answers "coming soon".
-COMING_SOON = ("/teams", "/incidents", "/tip-inbox", "/awards", "/reports")
+COMING_SOON: tuple[str, ...] = ()
 
 
 class Settings(ServiceSettings):
@@ -246,6 +254,14 @@ def create_app(
     app.include_router(auth_routes.create_router())
     app.include_router(home_routes.create_router())
     app.include_router(tips_routes.create_router())
+    app.include_router(areas_routes.create_router())
+    app.include_router(teams_routes.create_router())
+    app.include_router(assets_routes.create_router())
+    app.include_router(reports_routes.create_router())
+    app.include_router(tipinbox_routes.create_router())
+    app.include_router(incidents_routes.create_router())
+    app.include_router(activities_routes.create_router())
+    app.include_router(awards_routes.create_router())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     async def coming_soon(request: Request) -> Response:

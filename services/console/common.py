@@ -30,7 +30,19 @@ from services.console.i18n import (
 CONSOLE_DIR = Path(__file__).parent
 # One templates folder per page package (``<package>/templates/<package>/…``), plus the
 # layout and error pages in ``templates/``: a package's pages are named by their folder.
-PAGE_PACKAGES = ("auth", "home", "tips")
+PAGE_PACKAGES = (
+    "auth",
+    "home",
+    "tips",
+    "incidents",
+    "activities",
+    "awards",
+    "reports",
+    "tipinbox",
+    "areas",
+    "teams",
+    "assets",
+)
 
 
 @dataclass(frozen=True)

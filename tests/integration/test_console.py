@@ -72,6 +72,7 @@ def console(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         service.process.terminate()
         service.process.wait(timeout=20)
         client["redirectUris"] = [uri for uri in client["redirectUris"] if uri != redirect]
+        admin = KeycloakAdmin(stack.keycloak)  # a fresh token: the master realm's lasts 60 s
         admin.call("PUT", f"/antt/clients/{client['id']}", client)
 
 

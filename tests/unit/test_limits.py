@@ -18,7 +18,7 @@ from shared.middleware import ServiceMiddleware
 LIMIT = 100
 
 
-def make_app() -> tuple[FastAPI, list[int]]:
+def make_app(limit: int = LIMIT) -> tuple[FastAPI, list[int]]:
     """An echo app behind the middleware, and the body lengths its route actually saw."""
     app = FastAPI()
     seen: list[int] = []
@@ -29,7 +29,7 @@ def make_app() -> tuple[FastAPI, list[int]]:
         seen.append(len(body))
         return {"length": len(body)}
 
-    app.add_middleware(ServiceMiddleware, max_bytes=LIMIT, metrics=HttpMetrics(CollectorRegistry()))
+    app.add_middleware(ServiceMiddleware, max_bytes=limit, metrics=HttpMetrics(CollectorRegistry()))
     return app, seen
 
 
@@ -60,6 +60,20 @@ async def test_body_at_the_limit_reaches_the_app() -> None:
     assert response.status_code == 200
     assert response.json() == {"length": LIMIT}
     assert seen == [LIMIT]
+
+
+async def test_nul_in_a_json_body_gets_422_but_a_multipart_upload_passes() -> None:
+    app, seen = make_app(limit=2000)
+    spreadsheet = b"PK\x03\x04\x00\x00binary"
+    async with client_for(app) as client:
+        refused = await client.post(
+            "/echo", content=b'{"a": "x\x00"}', headers={"content-type": "application/json"}
+        )
+        uploaded = await client.post("/echo", files={"file": ("t.xlsx", spreadsheet)})
+    assert refused.status_code == 422 and refused.json()["detail"][0]["type"] == (
+        "invalid_characters"
+    )
+    assert uploaded.status_code == 200 and seen == [int(uploaded.json()["length"])]
 
 
 async def test_oversized_body_with_content_length_gets_413() -> None:

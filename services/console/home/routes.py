@@ -50,8 +50,4 @@ def create_router() -> APIRouter:
         except NeedsLogin:
             return render(request, "home/welcome.html", {"logged_out": bool(logged_out)})
 
-    @router.get("/areas")
-    async def areas(request: Request) -> Response:
-        return await _areas(request)
-
     return router

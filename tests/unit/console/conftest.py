@@ -299,3 +299,81 @@ async def _loaded(*apps: FastAPI) -> bool:
         if not keys.loaded:
             return False
     return True
+
+
+# --- incidents, activities and awards pages (tests/unit/console/test_incidents.py,
+# test_activities.py, test_awards.py): the awards app in-process beside the other two, and
+# a team of the ward that reporting and awards have heard of. ---
+
+
+@dataclass
+class AwardsWorld:
+    world: ConsoleWorld
+    awards: httpx.AsyncClient  # awards as its admin
+    awards_runtime: Any
+    team_id: str
+    team_name: str
+    reporting: httpx.AsyncClient  # reporting's API as its admin, to read effects back
+
+
+@pytest.fixture
+async def awards_world(world: ConsoleWorld, tmp_path: Any) -> AsyncIterator[AwardsWorld]:
+    from services.awards.app import Settings as AwardsSettings
+    from services.awards.app import create_app as create_awards
+    from tests.support import announce_team
+
+    awards_app = create_awards(
+        unit_settings(
+            AwardsSettings, f"sqlite+aiosqlite:///{tmp_path / 'awards.db'}", oidc_issuer=ISSUER
+        )
+    )
+    # The console's outgoing HTTP routes by host: awards joins the apps it reaches.
+    hosts: Hosts = world.app.state.console.apis.http._transport
+    hosts.transports["awards.test"] = httpx.ASGITransport(app=awards_app)
+    awards_app.state.runtime.issuer_keys._client = httpx.AsyncClient(transport=hosts)
+    async with running_app(awards_app) as (awards, awards_runtime):
+        await eventually(lambda: _loaded(awards_app))
+        team_name = "Tổ ANTT tổ dân phố số 3"
+        team = await world.registry.post(
+            "/teams",
+            json={
+                "area_id": world.group_id,
+                "name": team_name,
+                "kind": "security_order",
+                "members": [
+                    {"full_name": "Nguyễn Chu Thực", "role": "leader"},
+                    {"full_name": "Trần Văn Bình", "role": "deputy"},
+                    {"full_name": "Lê Thị Cúc", "role": "member"},
+                ],
+            },
+        )
+        assert team.status_code == 201, team.text
+        team_id = team.json()["id"]
+        group = await world.registry.get(f"/areas/{world.group_id}")
+        for broker in (world.reporting.broker, awards_runtime.broker):
+            await announce_area(broker, world.ward_id, HAI_HOA, "Phường Hải Hòa")
+        # The residential group, under the ward, and the team in it.
+        from shared.events import AreaLevel, AreaRegistered
+        from tests.support import publish_event
+
+        for broker in (world.reporting.broker, awards_runtime.broker):
+            await publish_event(
+                broker,
+                AreaRegistered(
+                    area_id=world.group_id,
+                    code=group.json()["code"],
+                    name=group.json()["name"],
+                    level=AreaLevel.RESIDENTIAL_GROUP,
+                    parent_id=world.ward_id,
+                    aggregate_version=1,
+                ),
+            )
+            await announce_team(broker, team_id, world.group_id, team_name)
+        from tests.support import bearer
+
+        async with httpx.AsyncClient(
+            transport=hosts.transports["reporting.test"],
+            base_url="http://reporting.test",
+            headers=bearer(),
+        ) as reporting:
+            yield AwardsWorld(world, awards, awards_runtime, team_id, team_name, reporting)

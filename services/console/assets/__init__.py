@@ -1,0 +1,1 @@
+"""Initiatives (mô hình) and community cameras."""
