@@ -10,44 +10,25 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
 from tests.integration.conftest import Service, Stack
+from tests.integration.console_support import admin_client, hai_hoa_ward, log_in, send_until_known
 from tests.integration.test_console import accessible, browser, console, page
-from tests.keycloak import DEMO_PASSWORD, LoginAuth, Logins
 
 pytestmark = pytest.mark.integration
 __all__ = ["browser", "console", "page"]  # the fixtures, shared with test_console.py
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-ATTEMPTS = 120  # the form sent again every half second while a service catches up
-
-
-def _area(admin: httpx.Client, registry: str, code: str, **fields: Any) -> dict[str, Any]:
-    """The area with this code, registered if this stack does not have it yet."""
-    found = admin.get(f"{registry}/areas", params={"q": code, "limit": 200})
-    assert found.status_code == 200, found.text
-    for area in found.json():
-        if area["code"] == code:
-            return dict(area)
-    created = admin.post(f"{registry}/areas", json={"code": code, **fields})
-    assert created.status_code == 201, created.text
-    return dict(created.json())
 
 
 @pytest.fixture(scope="module")
 def hai_hoa(stack: Stack) -> dict[str, Any]:
     """The ward QN-HH (under its province) and a security team of this run in it,
     registered with an admin token when missing."""
-    logins = Logins()
-    logins.issuer = stack.keycloak.issuer
     registry = stack.url("registry")
-    with httpx.Client(auth=LoginAuth(logins, "admin"), timeout=30) as admin:
-        province = _area(admin, registry, "QN", name="Tỉnh Quảng Ninh", level="province")
-        ward = _area(
-            admin, registry, "QN-HH", name="Phường Hải Hòa", level="ward", parent_id=province["id"]
-        )
+    with admin_client(stack) as admin:
+        ward = hai_hoa_ward(admin, registry)
         team = admin.post(
             f"{registry}/teams",
             json={
@@ -65,33 +46,11 @@ def hai_hoa(stack: Stack) -> dict[str, Any]:
     return {"ward": ward, "team": team.json()}
 
 
-def _log_in(page: Any, console: Service, user: str, path: str) -> None:
-    page.goto(f"{console.url}/login?next={path}")
-    page.wait_for_selector("#username")
-    page.fill("#username", user)
-    page.fill("#password", DEMO_PASSWORD)
-    page.locator("#kc-login").click()
-    page.wait_for_url(console.url + path)
-
-
-def _send_until_known(page: Any, button: str, done: str) -> None:
-    """Send the form; while the service has not heard of the new ward or team yet it
-    says it is synchronising and keeps what was typed: sending again is all it takes."""
-    for _ in range(ATTEMPTS):
-        page.get_by_role("button", name=button).click()
-        page.wait_for_load_state()
-        if page.locator(done).count():
-            return
-        assert "đang đồng bộ" in page.content(), page.content()
-        page.wait_for_timeout(500)
-    raise AssertionError(f"{button}: still synchronising")
-
-
 def test_an_incident_is_reported_resolved_and_its_team_awarded(
     console: Service, hai_hoa: dict[str, Any], browser: Any, page: Any
 ) -> None:
     ward, team = hai_hoa["ward"], hai_hoa["team"]
-    _log_in(page, console, "officer-haihoa", "/incidents/new")
+    log_in(page, console, "officer-haihoa", "/incidents/new")
     assert page.get_by_role("heading", name="Báo vụ việc").is_visible()
     accessible(page)  # the report form
     for control in ("area_id", "category", "severity", "source", "occurred_at", "summary"):
@@ -105,7 +64,7 @@ def test_an_incident_is_reported_resolved_and_its_team_awarded(
     page.fill("#address", "Ngõ 5, khu phố 3")
     page.fill("#summary", summary)
     page.check(f"#team-{team['id']}")
-    _send_until_known(page, "Lưu vụ việc", "#incident-status")
+    send_until_known(page, "Lưu vụ việc", "#incident-status")
     assert page.locator("#incident-status").inner_text() == "Mới tiếp nhận"
     assert "Đã ghi nhận vụ việc." in page.content() and team["name"] in page.content()
     accessible(page)  # the incident with its forms
@@ -132,7 +91,7 @@ def test_an_incident_is_reported_resolved_and_its_team_awarded(
     page.select_option("#recipient", f"team:{team['id']}")
     page.fill("#reason", "Tham gia bắt quả tang vụ trộm xe máy")
     page.fill("#achievement_text", summary)
-    _send_until_known(page, "Lưu đề nghị", "#nomination-status")
+    send_until_known(page, "Lưu đề nghị", "#nomination-status")
     assert page.locator("#nomination-status").inner_text() == "Chờ quyết định"
     nomination = page.url.split("?")[0]
     accessible(page)
@@ -142,7 +101,7 @@ def test_an_incident_is_reported_resolved_and_its_team_awarded(
     admin = context.new_page()
     try:
         path = nomination.removeprefix(console.url)
-        _log_in(admin, console, "admin", path)
+        log_in(admin, console, "admin", path)
         admin.fill("#decision_number", "19/QĐ-UBND")
         admin.fill("#decided_on", "2026-08-19")
         admin.get_by_role("button", name="Phê duyệt", exact=True).click()
@@ -161,7 +120,7 @@ def test_the_other_pages_of_these_sections(
     console: Service, hai_hoa: dict[str, Any], page: Any
 ) -> None:
     ward = hai_hoa["ward"]
-    _log_in(page, console, "officer-haihoa", "/activities")
+    log_in(page, console, "officer-haihoa", "/activities")
     accessible(page)
     for path in (
         "/activities/new",

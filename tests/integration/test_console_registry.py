@@ -8,48 +8,25 @@ import re
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.integration.conftest import Service, Stack
+from tests.integration.console_support import admin_client, area, hai_hoa_ward, log_in
 from tests.integration.test_console import accessible, browser, console, page
-from tests.keycloak import DEMO_PASSWORD, LoginAuth, Logins
 
 pytestmark = pytest.mark.integration
 __all__ = ["browser", "console", "page"]  # the fixtures, shared with test_console.py
-
-
-def _area(admin: httpx.Client, registry: str, code: str, **fields: Any) -> dict[str, Any]:
-    """The area with this code, registered if this stack does not have it yet."""
-    found = admin.get(f"{registry}/areas", params={"q": code, "limit": 200})
-    assert found.status_code == 200, found.text
-    for area in found.json():
-        if area["code"] == code:
-            return dict(area)
-    created = admin.post(f"{registry}/areas", json={"code": code, **fields})
-    assert created.status_code == 201, created.text
-    return dict(created.json())
 
 
 @pytest.fixture(scope="module")
 def wards(stack: Stack) -> dict[str, Any]:
     """QN-HH (the officer's ward, under its province) and HN-QA with a team of its own,
     registered with an admin token when missing."""
-    logins = Logins()
-    logins.issuer = stack.keycloak.issuer
     registry = stack.url("registry")
-    with httpx.Client(auth=LoginAuth(logins, "admin"), timeout=30) as admin:
-        quang_ninh = _area(admin, registry, "QN", name="Tỉnh Quảng Ninh", level="province")
-        hai_hoa = _area(
-            admin,
-            registry,
-            "QN-HH",
-            name="Phường Hải Hòa",
-            level="ward",
-            parent_id=quang_ninh["id"],
-        )
-        ha_noi = _area(admin, registry, "HN", name="Thành phố Hà Nội", level="province")
-        quang_an = _area(
+    with admin_client(stack) as admin:
+        hai_hoa = hai_hoa_ward(admin, registry)
+        ha_noi = area(admin, registry, "HN", name="Thành phố Hà Nội", level="province")
+        quang_an = area(
             admin, registry, "HN-QA", name="Phường Quảng An", level="ward", parent_id=ha_noi["id"]
         )
         team = admin.post(
@@ -65,15 +42,6 @@ def wards(stack: Stack) -> dict[str, Any]:
     return {"hai_hoa": hai_hoa, "quang_an": quang_an, "quang_an_team": team.json()}
 
 
-def _log_in(page: Any, console: Service, user: str) -> None:
-    page.goto(console.url + "/login?next=/areas")
-    page.wait_for_selector("#username")
-    page.fill("#username", user)
-    page.fill("#password", DEMO_PASSWORD)
-    page.locator("#kc-login").click()
-    page.wait_for_url(console.url + "/areas")
-
-
 def _teams_count(page: Any) -> int:
     return int(page.locator("#summary-teams").inner_text().replace(".", ""))
 
@@ -82,7 +50,7 @@ def test_an_officer_registers_a_team_and_sees_it_counted(
     console: Service, wards: dict[str, Any], page: Any
 ) -> None:
     hai_hoa = wards["hai_hoa"]
-    _log_in(page, console, "officer-haihoa")
+    log_in(page, console, "officer-haihoa")
     assert page.get_by_role("heading", name="Cây khu vực").is_visible()
     assert page.get_by_role("link", name="Phường Hải Hòa").count() >= 1
     accessible(page)  # the tree
@@ -130,7 +98,7 @@ def test_an_officer_registers_a_team_and_sees_it_counted(
 def test_another_wards_area_and_team_are_not_found(
     console: Service, wards: dict[str, Any], page: Any
 ) -> None:
-    _log_in(page, console, "officer-haihoa")
+    log_in(page, console, "officer-haihoa")
     for path in (
         f"/areas/{wards['quang_an']['id']}",
         f"/teams/{wards['quang_an_team']['id']}",

@@ -21,14 +21,13 @@ import pytest
 
 from shared.auth import Role
 from tests.integration.conftest import Service, Stack
+from tests.integration.console_support import area, hai_hoa_ward, log_in, send_until_known
 from tests.integration.test_console import accessible, browser, console  # noqa: F401
-from tests.keycloak import DEMO_PASSWORD
 from tests.support import bearer
 
 pytestmark = pytest.mark.integration
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-HAI_HOA = "QN-HH"
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "console-report.png"
 
 
@@ -45,16 +44,6 @@ def _until(call: Callable[[], httpx.Response], expected: int = 201) -> httpx.Res
         time.sleep(0.3)
 
 
-def _find_or_create(admin: httpx.Client, registry: str, area: dict[str, Any]) -> dict[str, Any]:
-    found = admin.get(f"{registry}/areas", params={"q": area["code"], "limit": 200}).json()
-    existing = next((item for item in found if item["code"] == area["code"]), None)
-    if existing is not None:
-        return dict(existing)
-    created = admin.post(f"{registry}/areas", json=area)
-    assert created.status_code == 201, created.text
-    return dict(created.json())
-
-
 @pytest.fixture(scope="module")
 def hai_hoa(stack: Stack) -> dict[str, Any]:
     """Phường Hải Hòa (QN-HH, the demo officer's and tip handler's area) with a
@@ -62,21 +51,15 @@ def hai_hoa(stack: Stack) -> dict[str, Any]:
     teams, incidents this year and last, an activity and an award."""
     with httpx.Client(headers=bearer(Role.ADMIN), timeout=30) as admin:
         registry, reporting, awards = (stack.url(n) for n in ("registry", "reporting", "awards"))
-        ward = _find_or_create(
+        ward = hai_hoa_ward(admin, registry)
+        group = area(
             admin,
             registry,
-            {"code": HAI_HOA, "name": "Phường Hải Hòa", "level": "ward", "households": 5210},
-        )
-        group = _find_or_create(
-            admin,
-            registry,
-            {
-                "code": "QN-HH-TK1",
-                "name": "Tiểu khu 1",
-                "level": "residential_group",
-                "parent_id": ward["id"],
-                "households": 820,
-            },
+            "QN-HH-TK1",
+            name="Tiểu khu 1",
+            level="residential_group",
+            parent_id=ward["id"],
+            households=820,
         )
         for name, kind, people in (
             ("Tổ bảo vệ dân phố Tiểu khu 1", "security_order", ["An", "Bình", "Cúc", "Dũng"]),
@@ -161,15 +144,6 @@ def new_page(browser: Any) -> Iterator[Callable[[], Any]]:  # noqa: F811
         context.close()
 
 
-def _log_in(page: Any, console: Service, user: str, path: str) -> None:  # noqa: F811
-    page.goto(f"{console.url}/login?next={path}")
-    page.wait_for_selector("#username")
-    page.fill("#username", user)
-    page.fill("#password", DEMO_PASSWORD)
-    page.locator("#kc-login").click()
-    page.wait_for_url(f"{console.url}{path}")
-
-
 def test_the_tip_handler_sees_the_informant_and_the_admin_does_not(
     console: Service,  # noqa: F811
     hai_hoa: dict[str, Any],
@@ -194,7 +168,7 @@ def test_the_tip_handler_sees_the_informant_and_the_admin_does_not(
     number = resident.locator("#tip-number").inner_text()
 
     handler = new_page()
-    _log_in(handler, console, "tip-handler", "/tip-inbox")
+    log_in(handler, console, "tip-handler", "/tip-inbox")
     assert handler.get_by_role("heading", name="Hộp tin báo").is_visible()
     accessible(handler)  # the inbox
     handler.get_by_role("link", name=narrative).click()
@@ -211,7 +185,7 @@ def test_the_tip_handler_sees_the_informant_and_the_admin_does_not(
     assert handler.locator("#informant-name").inner_text() == "Trần Thị Báo Tin"
 
     admin = new_page()
-    _log_in(admin, console, "admin", "/tip-inbox")
+    log_in(admin, console, "admin", "/tip-inbox")
     admin.get_by_role("link", name=narrative).click()
     admin.wait_for_load_state()
     assert admin.locator("#informant-hidden").inner_text() == "Chỉ cán bộ xử lý tin báo được xem."
@@ -227,7 +201,7 @@ def test_the_officer_opens_the_ward_report(
     tmp_path: Path,
 ) -> None:
     officer = new_page()
-    _log_in(officer, console, "officer-haihoa", "/reports")
+    log_in(officer, console, "officer-haihoa", "/reports")
     accessible(officer)  # the period form
     officer.select_option("#area_id", hai_hoa["ward"]["id"])
     year = datetime.now(VIETNAM).year
@@ -262,3 +236,81 @@ def test_the_officer_opens_the_ward_report(
     assert not officer.locator("header.top").is_visible()
     pdf = officer.pdf(format="A4")
     assert pdf.startswith(b"%PDF")
+
+
+def _report_figures(page: Any, site: Service, ward: dict[str, Any]) -> tuple[int, int]:
+    """Teams, and incidents this period, as the ward report of this year so far shows them."""
+    today = datetime.now(VIETNAM).date()
+    page.goto(
+        f"{site.url}/reports/ward?area_id={ward['id']}"
+        f"&from={today.year}-01-01&to={today.isoformat()}"
+    )
+    for _ in range(40):  # a section may say it is still reading fresh records
+        if "đang được đồng bộ" not in page.content():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    teams = int(page.locator("#teams-total").inner_text().replace(".", ""))
+    sentence = page.locator("#incidents-sentence").inner_text()
+    found = re.match(r"\s*([\d.]+)", sentence)
+    assert found, sentence
+    return teams, int(found.group(1).replace(".", ""))
+
+
+def test_what_an_officer_records_shows_in_the_summary_and_the_report(
+    console: Service,  # noqa: F811
+    hai_hoa: dict[str, Any],
+    new_page: Callable[[], Any],
+) -> None:
+    ward, officer = hai_hoa["ward"], new_page()
+    log_in(officer, console, "officer-haihoa", f"/areas/{ward['id']}")
+    summary_teams = int(officer.locator("#summary-teams").inner_text().replace(".", ""))
+    teams, incidents = _report_figures(officer, console, ward)
+
+    # A team, registered through the form.
+    officer.goto(console.url + "/teams/new")
+    name = f"Tổ tự quản {uuid.uuid4().hex[:6]}"
+    officer.select_option("#area_id", ward["id"])
+    officer.fill("#name", name)
+    officer.select_option("#kind", "security_order")
+    officer.fill("#m0_full_name", "Phạm Văn Đức")
+    officer.get_by_role("button", name="Đăng ký tổ").click()
+    officer.wait_for_load_state()
+    assert officer.get_by_role("heading", name=name).is_visible()
+    team_id = officer.url.split("/teams/", 1)[1].split("?")[0]
+
+    # An incident the team helped with, reported and resolved through the forms.
+    officer.goto(console.url + "/incidents/new")
+    officer.select_option("#area_id", ward["id"])
+    officer.select_option("#category", "theft")
+    officer.select_option("#source", "patrol")
+    an_hour_ago = datetime.now(VIETNAM) - timedelta(hours=1)
+    officer.fill("#occurred_at", an_hour_ago.strftime("%Y-%m-%dT%H:%M"))
+    officer.fill("#summary", f"Trộm cắp tài sản {uuid.uuid4().hex[:6]}")
+    for _ in range(120):  # the form lists the team once reporting has heard of it
+        if officer.locator(f"#team-{team_id}").count():
+            break
+        officer.wait_for_timeout(500)
+        officer.reload()
+        officer.select_option("#area_id", ward["id"])
+        officer.select_option("#category", "theft")
+        officer.select_option("#source", "patrol")
+        officer.fill("#occurred_at", an_hour_ago.strftime("%Y-%m-%dT%H:%M"))
+        officer.fill("#summary", f"Trộm cắp tài sản {uuid.uuid4().hex[:6]}")
+    officer.check(f"#team-{team_id}")
+    send_until_known(officer, "Lưu vụ việc", "#incident-status")
+    for status, reason in (("verified", "Đã xác minh"), ("resolved", "Đã thu hồi tài sản")):
+        officer.select_option("#status", status)
+        officer.fill("#reason", reason)
+        officer.get_by_role("button", name="Chuyển trạng thái").click()
+        officer.wait_for_load_state()
+    assert officer.locator("#incident-status").inner_text() == "Đã giải quyết"
+
+    officer.goto(f"{console.url}/areas/{ward['id']}")
+    assert int(officer.locator("#summary-teams").inner_text().replace(".", "")) == (
+        summary_teams + 1
+    )
+    deadline = time.monotonic() + 60
+    while _report_figures(officer, console, ward) != (teams + 1, incidents + 1):
+        assert time.monotonic() < deadline, _report_figures(officer, console, ward)
+        officer.wait_for_timeout(500)
