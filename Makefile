@@ -21,7 +21,7 @@ test: setup postgres prometheus kcat chromium lint
 # The fast tier: the unit tests on SQLite and the in-memory broker, offline, with no
 # PostgreSQL and no Kafka (their PostgreSQL half, marked `postgresql`, runs in `make test`).
 unit: $(VENV)/.synced
-	$(VENV)/bin/pytest tests/unit -m "not postgresql"
+	$(VENV)/bin/pytest tests/unit -m "not postgresql" -n 2
 
 integration: setup postgres prometheus kcat chromium
 	$(VENV)/bin/pytest tests/integration
