@@ -5,13 +5,14 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, select
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal
 from shared.db import execute, shared_table
 from shared.logging import current_correlation_id
+from shared.paging import Page
 
 
 def audit_table(metadata: MetaData) -> Table:
@@ -83,10 +84,17 @@ class AuditTrail:
         subject: str | None = None,
         action: str | None = None,
         object_id: str | None = None,
-    ) -> list[AuditEntryPublic]:
-        query: Any = select(self.table).order_by(self.table.c.id.desc())
+    ) -> Page[AuditEntryPublic]:
+        """One page of entries, newest first, with how many match in all."""
+        query: Any = select(self.table)
         for column, value in (("subject", subject), ("action", action), ("object_id", object_id)):
             if value is not None:
                 query = query.where(self.table.c[column] == value)
-        rows = await execute(session, query.offset(offset).limit(limit))
-        return [AuditEntryPublic.model_validate(dict(row)) for row in rows.mappings().all()]
+        count = await execute(session, select(func.count()).select_from(query.subquery()))
+        rows = await execute(
+            session, query.order_by(self.table.c.id.desc()).offset(offset).limit(limit)
+        )
+        return Page(
+            [AuditEntryPublic.model_validate(dict(row)) for row in rows.mappings().all()],
+            int(count.scalar_one()),
+        )

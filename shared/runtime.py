@@ -35,6 +35,7 @@ from shared.middleware import ServiceMiddleware
 from shared.migrations import upgrade_to_head
 from shared.oidc import IssuerKeys, token_verifier
 from shared.outbox import Outbox, OutboxRelay, wake_on_commit
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.rebuild import RebuildPlan, Recompute, rebuild_plan
 from shared.references import References
 from shared.settings import ServiceSettings
@@ -251,8 +252,14 @@ class ServiceRuntime:
         async def asyncapi() -> dict[str, Any]:
             return self.asyncapi()
 
-        @router.get("/audit", summary="Who changed what, and when (newest first)", tags=["audit"])
+        @router.get(
+            "/audit",
+            summary="Who changed what, and when (newest first)",
+            tags=["audit"],
+            responses=TOTAL_RESPONSES,
+        )
         async def audit_trail(
+            response: Response,
             offset: OffsetQuery = 0,
             limit: LimitQuery = 50,
             subject: Annotated[str | None, Query(max_length=200)] = None,
@@ -260,7 +267,7 @@ class ServiceRuntime:
             object_id: Annotated[str | None, Query(max_length=64)] = None,
         ) -> list[AuditEntryPublic]:
             async with self.sessions() as session:
-                return await self.audit.entries(
+                page = await self.audit.entries(
                     session,
                     offset=offset,
                     limit=limit,
@@ -268,6 +275,7 @@ class ServiceRuntime:
                     action=action,
                     object_id=object_id,
                 )
+            return with_total(response, page.total, page.items)
 
         return router
 

@@ -11,6 +11,8 @@ import httpx
 from shared.logging import CORRELATION_HEADER, current_correlation_id
 
 SERVICES = ("registry", "reporting", "awards")
+# How many rows a paged list matches in all (the page itself is the body).
+TOTAL_HEADER = "X-Total-Count"
 # A client-credentials token is replaced this long before it expires.
 SERVICE_TOKEN_MARGIN_SECONDS = 30.0
 
@@ -63,6 +65,40 @@ class ServiceApis:
         headers: dict[str, str] | None = None,
     ) -> Any:
         """The answer's JSON; raises ApiError for a 4xx/5xx or a service that is down."""
+        response = await self._request(
+            service, method, path, token=token, json=json, params=params, headers=headers
+        )
+        return response.json() if response.content else None
+
+    async def call_page(
+        self,
+        service: str,
+        path: str,
+        *,
+        token: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> tuple[list[Any], int | None]:
+        """A paged list (``GET``): the page's rows and how many match in all, from the
+        ``X-Total-Count`` header (``None`` if the service did not say)."""
+        response = await self._request(service, "GET", path, token=token, params=params)
+        rows = response.json() if response.content else []
+        try:
+            total = int(response.headers[TOTAL_HEADER])
+        except (KeyError, ValueError):
+            total = None
+        return rows, total
+
+    async def _request(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         sent = dict(headers or {})
         if token:
             sent["Authorization"] = f"Bearer {token}"
@@ -81,7 +117,7 @@ class ServiceApis:
             raise ApiError(
                 response.status_code, _detail(response), response.headers.get("retry-after")
             )
-        return response.json() if response.content else None
+        return response
 
     async def ready(self, service: str) -> bool:
         try:

@@ -586,3 +586,41 @@ def test_settings_accept_the_former_names_and_refuse_inconsistent_catalogues():
                 {"points": 5, "award_form": "bang_khen", "authority": "ward_committee"}
             ]
         )
+
+
+async def test_lists_say_how_many_rows_match_in_all(awards):
+    client, _ = awards
+    ours = [await nominate(client) for _ in range(3)]
+    theirs = [await nominate(client, {**NOMINATION, "recipient_id": str(OTHER_TEAM)}) for _ in "ab"]
+    await approve(client, ours[0])
+    await approve(client, theirs[0], number="16/QĐ-UBND")
+
+    async def listed(path, headers=None, **params):
+        response = await client.get(path, params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return len(response.json()), int(response.headers["X-Total-Count"])
+
+    # a filter, and a limit smaller than the total
+    assert await listed("/nominations", status="nominated", limit=2) == (2, 3)
+    assert await listed("/nominations", limit=1, offset=4) == (1, 5)
+    assert await listed("/awards", limit=1) == (1, 2)
+    assert await listed("/audit", action="nominate", limit=2) == (2, 5)
+    # an officer's total counts only their areas
+    assert await listed("/nominations", headers=OFFICER, limit=1) == (1, 3)
+    assert await listed("/nominations", headers=OFFICER, status="approved") == (1, 1)
+    assert await listed("/awards", headers=OFFICER) == (1, 1)
+    board = await client.get("/leaderboard", params={"area_id": str(PROVINCE), "limit": 1})
+    assert board.status_code == 200 and board.headers["X-Total-Count"] == str(
+        len((await client.get("/leaderboard", params={"area_id": str(PROVINCE)})).json()["rows"])
+    )
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path in (
+        "/nominations",
+        "/awards",
+        "/suggestions",
+        "/certifications",
+        "/leaderboard",
+        "/scores/{subject}/{subject_id}",
+        "/audit",
+    ):
+        assert "X-Total-Count" in paths[path]["get"]["responses"]["200"]["headers"], path

@@ -374,3 +374,47 @@ async def test_lists_filter_by_subtree_kind_and_text_and_page_stably(registry):
         "name_vi": "Tổ liên gia an toàn / nhóm liên gia tự quản",
         "name_en": "Neighbourhood watch group",
     } in kinds
+
+
+async def test_lists_say_how_many_rows_match_in_all(registry):
+    api, _ = registry
+    tree = await api.tree()
+    for index in range(5):
+        await api.team(tree["g1"], "civil_defence", roster(1), name=f"Tổ A{index}")
+    await api.team(tree["w2"], "mediation", roster(2), name="Tổ B")
+
+    async def listed(path, headers=None, **params):
+        response = await api.client.get(path, params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json(), int(response.headers["X-Total-Count"])
+
+    # a filter, and a limit smaller than the total: the page is short, the total is not
+    page, total = await listed("/teams", q="A", limit=2, offset=1)
+    assert (len(page), total) == (2, 5)
+    page, total = await listed("/teams", area_id=tree["w1"]["id"], limit=1)
+    assert (len(page), total) == (1, 5)
+    assert (await listed("/teams", kind="mediation"))[1] == 1
+    page, total = await listed("/teams", offset=10)
+    assert (page, total) == ([], 6)
+    # the lists that share ``scoped_page`` and a team's roster
+    page, total = await listed("/people", limit=3)
+    assert (len(page), total) == (3, 7)
+    page, total = await listed("/areas", level="residential_group", limit=1)
+    assert (len(page), total) == (1, 2)
+    team_b = (await listed("/teams", kind="mediation"))[0][0]
+    page, total = await listed(f"/teams/{team_b['id']}/members", limit=1)
+    assert (len(page), total) == (1, 2)
+    # an officer's total counts only their areas
+    officer = bearer(Role.OFFICER, "HN-W2")
+    page, total = await listed("/teams", headers=officer, limit=1)
+    assert ([t["name"] for t in page], total) == (["Tổ B"], 1)
+    assert (await listed("/people", headers=officer))[1] == 2
+    assert (await listed("/areas", headers=officer))[1] == 1
+
+
+async def test_list_routes_document_the_total_header(registry):
+    api, _ = registry
+    paths = (await api.ok("GET", "/openapi.json"))["paths"]
+    for path in ("/areas", "/people", "/teams", "/teams/{team_id}/members", "/cameras"):
+        headers = paths[path]["get"]["responses"]["200"]["headers"]
+        assert headers["X-Total-Count"]["schema"]["type"] == "integer", path

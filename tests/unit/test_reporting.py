@@ -9,9 +9,17 @@ from sqlalchemy import func, select
 
 from services.reporting.app import Settings, create_app
 from services.reporting.models import Incident
+from shared.auth import Role
 from shared.db import execute
 from shared.events import TeamRegistered
-from tests.support import announce_area, announce_team, publish_event, running_app, unit_settings
+from tests.support import (
+    announce_area,
+    announce_team,
+    bearer,
+    publish_event,
+    running_app,
+    unit_settings,
+)
 
 AREA_ID = uuid.uuid4()
 TEAM_ID = uuid.uuid4()
@@ -159,3 +167,44 @@ async def test_older_team_version_does_not_overwrite_newer(reporting):
     async with runtime.sessions() as session:
         team = await session.get(KnownTeam, TEAM_ID)
     assert (team.name, team.version) == ("renamed", 3)
+
+
+async def test_lists_say_how_many_rows_match_in_all(reporting):
+    client, runtime = reporting
+    other = uuid.uuid4()
+    await announce_area(runtime.broker, other, "TH-NS-HP", "Phường Hải Phú")
+    for _ in range(4):
+        assert (await client.post("/incidents", json=incident())).status_code == 201
+    robbery = incident(category="robbery", team_ids=[])
+    assert (await client.post("/incidents", json=robbery)).status_code == 201
+    elsewhere = incident(area_id=str(other), team_ids=[])
+    assert (await client.post("/incidents", json=elsewhere)).status_code == 201
+    today = datetime.now(UTC).date().isoformat()
+    for area in (AREA_ID, AREA_ID, other):
+        body = {
+            "area_id": str(area),
+            "activity_type": "outreach",
+            "occurred_on": today,
+            "measures": [{"item": "sessions", "quantity": 1}],
+            "team_ids": [],
+        }
+        response = await client.post("/activities", json=body)
+        assert response.status_code == 201, response.text
+
+    async def listed(path, headers=None, **params):
+        response = await client.get(path, params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return len(response.json()), int(response.headers["X-Total-Count"])
+
+    # a filter, and a limit smaller than the total
+    assert await listed("/incidents", category="theft", limit=2) == (2, 5)
+    assert await listed("/incidents", limit=1, offset=5) == (1, 6)
+    assert await listed("/incidents", area_id=str(AREA_ID), limit=3) == (3, 5)
+    assert await listed("/activities", limit=1) == (1, 3)
+    # an officer's total counts only their areas
+    officer = bearer(Role.OFFICER, "TH-NS-HP")
+    assert await listed("/incidents", headers=officer, limit=1) == (1, 1)
+    assert await listed("/activities", headers=officer) == (1, 1)
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path in ("/incidents", "/activities"):
+        assert "X-Total-Count" in paths[path]["get"]["responses"]["200"]["headers"]

@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, status
+from fastapi import Depends, Response, status
 
 from services.awards.awards.models import (
     ApprovalCreate,
@@ -19,6 +19,7 @@ from services.awards.suggestions.service import Suggestions
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
 from shared.errors import error_responses
 from shared.idempotency import Idempotency, IdempotentRequest
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ERRORS = error_responses(404, 409)
@@ -77,8 +78,11 @@ def create_router(
         approval at once, with the decision's number and date."""
         return await awards.record_award(body, principal, key)
 
-    @router.get("/awards", response_model=list[AwardPublic], tags=["awards"])
+    @router.get(
+        "/awards", response_model=list[AwardPublic], tags=["awards"], responses=TOTAL_RESPONSES
+    )
     async def list_awards(
+        response: Response,
         principal: CurrentPrincipal,
         offset: OffsetQuery = 0,
         limit: LimitQuery = 50,
@@ -86,7 +90,8 @@ def create_router(
         campaign: CampaignQuery = None,
     ) -> list[AwardPublic]:
         """Awards granted in the caller's areas, newest first."""
-        return await awards.list_awards(offset, limit, principal, status, campaign)
+        page = await awards.list_awards(offset, limit, principal, status, campaign)
+        return with_total(response, page.total, page.items)
 
     @router.get("/awards/{award_id}", response_model=AwardPublic, tags=["awards"], responses=ERRORS)
     async def get_award(award_id: UUID, principal: CurrentPrincipal) -> AwardPublic:

@@ -42,6 +42,7 @@ from shared.events import (
 )
 from shared.idempotency import IdempotentRequest
 from shared.outbox import Outbox
+from shared.paging import Page, page_rows
 from shared.scope import AreaScope
 
 
@@ -247,7 +248,7 @@ class Awards:
         principal: Principal,
         status: AwardStatus | None = None,
         campaign: str | None = None,
-    ) -> list[AwardPublic]:
+    ) -> Page[AwardPublic]:
         self.catalogue.check_campaign_query(campaign)
         async with self.sessions() as session:
             query = select(Award)
@@ -258,12 +259,10 @@ class Awards:
                 query = query.where(Award.status == status)
             if campaign is not None:
                 query = query.where(Award.campaign == campaign)
-            awards = await session.exec(
-                query.order_by(col(Award.granted_on).desc(), col(Award.id))
-                .offset(offset)
-                .limit(limit)
+            awards, total = await page_rows(
+                session, query.order_by(col(Award.granted_on).desc(), col(Award.id)), offset, limit
             )
-            return [AwardPublic.model_validate(award) for award in awards.all()]
+            return Page([AwardPublic.model_validate(award) for award in awards], total)
 
     # --- lookups that hide what the caller may not see ---------------------------------
 

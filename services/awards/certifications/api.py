@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Body, Query, status
+from fastapi import Body, Query, Response, status
 
 from services.awards.certifications.models import (
     CertificationCreate,
@@ -13,6 +13,7 @@ from services.awards.certifications.models import (
 from services.awards.certifications.service import Certifications
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
 from shared.errors import error_responses
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ERRORS = error_responses(404, 409)
@@ -41,16 +42,21 @@ def create_router(certifications: Certifications, runtime: ServiceRuntime) -> Pr
         return await certifications.register(body, principal)
 
     @router.get(
-        "/certifications", response_model=list[CertificationPublic], tags=["certifications"]
+        "/certifications",
+        response_model=list[CertificationPublic],
+        tags=["certifications"],
+        responses=TOTAL_RESPONSES,
     )
     async def list_certifications(
+        response: Response,
         principal: CurrentPrincipal,
         year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
         offset: OffsetQuery = 0,
         limit: LimitQuery = 50,
     ) -> list[CertificationPublic]:
         """Certifications in the caller's areas, newest year first."""
-        return await certifications.search(year, offset, limit, principal)
+        page = await certifications.search(year, offset, limit, principal)
+        return with_total(response, page.total, page.items)
 
     @router.get(
         "/certifications/{certification_id}",

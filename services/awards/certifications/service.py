@@ -47,6 +47,7 @@ from shared.events import (
     IncidentStatus,
 )
 from shared.outbox import Outbox
+from shared.paging import Page, page_rows
 from shared.references import References
 from shared.scope import AreaScope, descendants
 
@@ -160,7 +161,7 @@ class Certifications:
         offset: int,
         limit: int,
         principal: Principal,
-    ) -> list[CertificationPublic]:
+    ) -> Page[CertificationPublic]:
         async with self.sessions() as session:
             query = select(Certification)
             allowed = await self.scope.area_ids(session, principal)
@@ -168,16 +169,17 @@ class Certifications:
                 query = query.where(col(Certification.area_id).in_(allowed))
             if year is not None:
                 query = query.where(Certification.year == year)
-            rows = await session.exec(
+            rows, total = await page_rows(
+                session,
                 query.order_by(
                     col(Certification.year).desc(),
                     col(Certification.registered_at).desc(),
                     col(Certification.id),
-                )
-                .offset(offset)
-                .limit(limit)
+                ),
+                offset,
+                limit,
             )
-            return [await self._public(session, row) for row in rows.all()]
+            return Page([await self._public(session, row) for row in rows], total)
 
     async def _certification(
         self, session: AsyncSession, certification_id: UUID, principal: Principal

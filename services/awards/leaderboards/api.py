@@ -3,13 +3,14 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from services.awards.leaderboards.models import LeaderboardPublic, ScorePublic
 from services.awards.leaderboards.service import Leaderboards
 from services.awards.scores.rules import ScoreSubject
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
 from shared.errors import error_responses
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 PeriodQuery = Annotated[
@@ -30,9 +31,10 @@ def create_router(leaderboards: Leaderboards, runtime: ServiceRuntime) -> Protec
         "/scores/{subject}/{subject_id}",
         response_model=ScorePublic,
         tags=["scores"],
-        responses=error_responses(404),
+        responses={**error_responses(404), **TOTAL_RESPONSES},
     )
     async def score(
+        response: Response,
         subject: ScoreSubject,
         subject_id: UUID,
         principal: CurrentPrincipal,
@@ -42,15 +44,19 @@ def create_router(leaderboards: Leaderboards, runtime: ServiceRuntime) -> Protec
     ) -> ScorePublic:
         """A person's, team's or area's emulation points in a period, with the entries
         behind them (newest first)."""
-        return await leaderboards.score(subject, subject_id, period, offset, limit, principal)
+        score, total = await leaderboards.score(
+            subject, subject_id, period, offset, limit, principal
+        )
+        return with_total(response, total, score)
 
     @router.get(
         "/leaderboard",
         response_model=LeaderboardPublic,
         tags=["scores"],
-        responses=error_responses(404),
+        responses={**error_responses(404), **TOTAL_RESPONSES},
     )
     async def leaderboard(
+        response: Response,
         area_id: UUID,
         principal: CurrentPrincipal,
         period: PeriodQuery = None,
@@ -59,6 +65,9 @@ def create_router(leaderboards: Leaderboards, runtime: ServiceRuntime) -> Protec
         limit: LimitQuery = 50,
     ) -> LeaderboardPublic:
         """Points in an area and below for a period, highest first."""
-        return await leaderboards.leaderboard(area_id, period, subject, offset, limit, principal)
+        board, total = await leaderboards.leaderboard(
+            area_id, period, subject, offset, limit, principal
+        )
+        return with_total(response, total, board)
 
     return router

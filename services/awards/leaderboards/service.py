@@ -19,6 +19,7 @@ from services.awards.scores.rules import Period, ScoreSubject, Subject, today
 from shared.auth import Principal
 from shared.db import SessionFactory
 from shared.errors import NotFoundError
+from shared.paging import page_rows
 from shared.scope import AreaScope, descendants
 
 
@@ -56,7 +57,9 @@ class Leaderboards:
         offset: int,
         limit: int,
         principal: Principal,
-    ) -> ScorePublic:
+    ) -> tuple[ScorePublic, int]:
+        """The subject's points and one page of the entries behind them, with how many
+        entries there are in all."""
         period = self.period(period_code)
         async with self.sessions() as session:
             subject = await self.scope.visible(
@@ -68,7 +71,8 @@ class Leaderboards:
                 ),
             )
             total = await self._total(session, subject_kind, subject_id, period)
-            entries = await session.exec(
+            entries, count = await page_rows(
+                session,
                 select(ScoreEntry)
                 .where(
                     ScoreEntry.subject == subject_kind,
@@ -77,19 +81,20 @@ class Leaderboards:
                     col(ScoreEntry.occurred_on) <= period.end,
                     col(ScoreEntry.voided).is_(False),
                 )
-                .order_by(col(ScoreEntry.occurred_on).desc(), col(ScoreEntry.id))
-                .offset(offset)
-                .limit(limit)
+                .order_by(col(ScoreEntry.occurred_on).desc(), col(ScoreEntry.id)),
+                offset,
+                limit,
             )
-            return ScorePublic(
+            score = ScorePublic(
                 subject=subject_kind,
                 subject_id=subject_id,
                 name=subject.name,
                 area_id=subject.area_id,
                 period=period.code,
                 points=total,
-                entries=[ScoreEntryPublic.model_validate(entry) for entry in entries.all()],
+                entries=[ScoreEntryPublic.model_validate(entry) for entry in entries],
             )
+            return score, count
 
     async def leaderboard(
         self,
@@ -99,8 +104,9 @@ class Leaderboards:
         offset: int,
         limit: int,
         principal: Principal,
-    ) -> LeaderboardPublic:
-        """Points per subject in the area and every area below it, highest first."""
+    ) -> tuple[LeaderboardPublic, int]:
+        """Points per subject in the area and every area below it, highest first, with how
+        many subjects have points there in all."""
         period = self.period(period_code)
         async with self.sessions() as session:
             await self.scope.area(session, principal, area_id, loc=["query", "area_id"])
@@ -114,14 +120,16 @@ class Leaderboards:
             )
             if subject_kind is not None:
                 query = query.where(ScoreEntry.subject == subject_kind)
-            rows = await session.exec(
-                query.group_by(col(ScoreEntry.subject), col(ScoreEntry.subject_id))
-                .order_by(points.desc(), col(ScoreEntry.subject), col(ScoreEntry.subject_id))
-                .offset(offset)
-                .limit(limit)
+            rows, count = await page_rows(
+                session,
+                query.group_by(col(ScoreEntry.subject), col(ScoreEntry.subject_id)).order_by(
+                    points.desc(), col(ScoreEntry.subject), col(ScoreEntry.subject_id)
+                ),
+                offset,
+                limit,
             )
             board = []
-            for rank, (stored_kind, subject_id, total) in enumerate(rows.all(), start=offset + 1):
+            for rank, (stored_kind, subject_id, total) in enumerate(rows, start=offset + 1):
                 kind = ScoreSubject(stored_kind)
                 subject = await subject_info(session, kind, subject_id)
                 board.append(
@@ -134,9 +142,10 @@ class Leaderboards:
                         points=int(total),
                     )
                 )
-        return LeaderboardPublic(
+        board_public = LeaderboardPublic(
             area_id=area_id, period=period.code, subject=subject_kind, rows=board
         )
+        return board_public, count
 
 
 async def subject_info(

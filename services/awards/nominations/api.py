@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, status
+from fastapi import Depends, Response, status
 
 from services.awards.nominations.models import (
     NominationCreate,
@@ -15,6 +15,7 @@ from services.awards.nominations.service import Nominations
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
 from shared.errors import error_responses
 from shared.idempotency import Idempotency, IdempotentRequest
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ERRORS = error_responses(404, 409)
@@ -46,15 +47,22 @@ def create_router(
         nomination_created. 409 if a cited achievement already earned the recipient an award."""
         return await nominations.nominate(body, principal, idempotency=key)
 
-    @router.get("/nominations", response_model=list[NominationPublic], tags=["nominations"])
+    @router.get(
+        "/nominations",
+        response_model=list[NominationPublic],
+        tags=["nominations"],
+        responses=TOTAL_RESPONSES,
+    )
     async def list_nominations(
+        response: Response,
         principal: CurrentPrincipal,
         status: NominationStatus | None = None,
         offset: OffsetQuery = 0,
         limit: LimitQuery = 50,
     ) -> list[NominationPublic]:
         """Nominations in the caller's areas, newest first."""
-        return await nominations.list_nominations(status, offset, limit, principal)
+        page = await nominations.list_nominations(status, offset, limit, principal)
+        return with_total(response, page.total, page.items)
 
     @router.get(
         "/nominations/{nomination_id}",

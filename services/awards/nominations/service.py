@@ -48,6 +48,7 @@ from shared.events import (
 )
 from shared.idempotency import IdempotentRequest
 from shared.outbox import Outbox
+from shared.paging import Page, page_rows
 from shared.references import References
 from shared.scope import AreaScope, get_within
 
@@ -230,7 +231,7 @@ class Nominations:
         offset: int,
         limit: int,
         principal: Principal,
-    ) -> list[NominationPublic]:
+    ) -> Page[NominationPublic]:
         async with self.sessions() as session:
             query = select(Nomination)
             allowed = await self.scope.area_ids(session, principal)
@@ -238,12 +239,13 @@ class Nominations:
                 query = query.where(col(Nomination.area_id).in_(allowed))
             if status is not None:
                 query = query.where(Nomination.status == status)
-            rows = await session.exec(
-                query.order_by(col(Nomination.created_at).desc(), col(Nomination.id))
-                .offset(offset)
-                .limit(limit)
+            rows, total = await page_rows(
+                session,
+                query.order_by(col(Nomination.created_at).desc(), col(Nomination.id)),
+                offset,
+                limit,
             )
-            return [NominationPublic.model_validate(row) for row in rows.all()]
+            return Page([NominationPublic.model_validate(row) for row in rows], total)
 
     async def reject(
         self, nomination_id: UUID, command: RejectionCreate, principal: Principal

@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Body, status
+from fastapi import Body, Response, status
 
 from services.awards.nominations.models import NominationPublic
 from services.awards.suggestions.models import (
@@ -15,6 +15,7 @@ from services.awards.suggestions.models import (
 from services.awards.suggestions.service import Suggestions
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
 from shared.errors import error_responses
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ERRORS = error_responses(404, 409)
@@ -28,15 +29,22 @@ ACCESS = {
 def create_router(suggestions: Suggestions, runtime: ServiceRuntime) -> ProtectedRouter:
     router = runtime.router(ACCESS)
 
-    @router.get("/suggestions", response_model=list[SuggestionPublic], tags=["scores"])
+    @router.get(
+        "/suggestions",
+        response_model=list[SuggestionPublic],
+        tags=["scores"],
+        responses=TOTAL_RESPONSES,
+    )
     async def list_suggestions(
+        response: Response,
         principal: CurrentPrincipal,
         status: SuggestionStatus | None = None,
         offset: OffsetQuery = 0,
         limit: LimitQuery = 50,
     ) -> list[SuggestionPublic]:
         """Nominations the scores suggest in the caller's areas, newest first."""
-        return await suggestions.suggestions(status, offset, limit, principal)
+        page = await suggestions.suggestions(status, offset, limit, principal)
+        return with_total(response, page.total, page.items)
 
     @router.post(
         "/suggestions/{suggestion_id}/accept",

@@ -40,6 +40,7 @@ from shared.audit import AuditTrail
 from shared.auth import Principal
 from shared.db import SessionFactory, execute, transaction
 from shared.errors import ConflictError
+from shared.paging import Page, page_rows
 from shared.scope import AreaScope
 
 
@@ -184,7 +185,7 @@ class Suggestions:
         offset: int,
         limit: int,
         principal: Principal,
-    ) -> list[SuggestionPublic]:
+    ) -> Page[SuggestionPublic]:
         async with self.sessions() as session:
             query = select(Suggestion)
             allowed = await self.scope.area_ids(session, principal)
@@ -192,12 +193,13 @@ class Suggestions:
                 query = query.where(col(Suggestion.area_id).in_(allowed))
             if status is not None:
                 query = query.where(Suggestion.status == status)
-            rows = await session.exec(
-                query.order_by(col(Suggestion.created_at).desc(), col(Suggestion.id))
-                .offset(offset)
-                .limit(limit)
+            rows, total = await page_rows(
+                session,
+                query.order_by(col(Suggestion.created_at).desc(), col(Suggestion.id)),
+                offset,
+                limit,
             )
-            return [SuggestionPublic.model_validate(row) for row in rows.all()]
+            return Page([SuggestionPublic.model_validate(row) for row in rows], total)
 
     async def pending_suggestions(self) -> int:
         async with self.sessions() as session:

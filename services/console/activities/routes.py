@@ -24,6 +24,7 @@ from services.console.incidents.lookups import (
     area_choices,
     aware,
     call,
+    call_page,
     form_errors,
     label,
     page_of,
@@ -166,12 +167,12 @@ def create_router() -> APIRouter:
         except ApiError as error:
             return await error_page(request, error)
         rows: list[dict[str, Any]] = []
+        total: int | None = None
         if not errors:
             try:
-                rows = await call(
+                rows, total = await call_page(
                     request,
                     "reporting",
-                    "GET",
                     "/activities",
                     params={
                         **{k: v for k, v in filters.items() if v},
@@ -184,7 +185,7 @@ def create_router() -> APIRouter:
                     return await error_page(request, error)
                 errors, _general = form_errors(error, {name: name for name in FILTERS})
         names = {area["id"]: area["label"] for area in areas}
-        shown, page = page_of(rows, offset, "/activities", filters)
+        shown, page = page_of(rows, offset, "/activities", filters, total=total)
         types = [
             (t["activity_type"], label(ACTIVITY_LABELS, t["activity_type"]))
             for t in catalogue["activity_types"]

@@ -59,6 +59,17 @@ class Registry:
             json=json,
         )
 
+    async def call_page(
+        self, path: str, *, params: dict[str, Any] | None = None
+    ) -> tuple[list[Any], int | None]:
+        """A paged list: its rows and how many match in all (``None`` if not said)."""
+        return await console_of(self.request).apis.call_page(
+            "registry",
+            path,
+            token=self.user.access_token,
+            params={key: value for key, value in (params or {}).items() if value not in ("", None)},
+        )
+
 
 async def registry_of(request: Request) -> Registry:
     return Registry(request, await current_user(request))
@@ -67,12 +78,14 @@ async def registry_of(request: Request) -> Registry:
 @dataclass(frozen=True)
 class Page:
     """One page of a list: the API is asked for one more row than shown, so the page
-    knows whether there is a next one without a count."""
+    knows whether there is a next one; ``total`` is how many rows match in all, as the
+    service counted them (``None`` if it did not say)."""
 
     items: list[dict[str, Any]]
     offset: int
     has_next: bool
     query: dict[str, str]
+    total: int | None = None
 
     @property
     def first(self) -> int:
@@ -95,11 +108,11 @@ class Page:
 
 
 async def paged(registry: Registry, path: str, filters: dict[str, str], offset: int) -> Page:
-    rows = await registry.call(
-        "GET", path, params={**filters, "offset": offset, "limit": PAGE_SIZE + 1}
+    rows, total = await registry.call_page(
+        path, params={**filters, "offset": offset, "limit": PAGE_SIZE + 1}
     )
     kept = {key: value for key, value in filters.items() if value}
-    return Page(rows[:PAGE_SIZE], offset, len(rows) > PAGE_SIZE, kept)
+    return Page(rows[:PAGE_SIZE], offset, len(rows) > PAGE_SIZE, kept, total)
 
 
 async def visible_areas(registry: Registry) -> list[dict[str, Any]]:

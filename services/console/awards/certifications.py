@@ -17,6 +17,7 @@ from services.console.incidents.lookups import (
     area_choices,
     aware,
     call,
+    call_page,
     form_errors,
     label,
     page_of,
@@ -57,10 +58,9 @@ async def _page(
     offset = max(0, min(int(query.get("offset", "0") or 0), 1_000_000))
     try:
         areas = await area_choices(request)
-        rows: list[dict[str, Any]] = await call(
+        rows, total = await call_page(
             request,
             "awards",
-            "GET",
             "/certifications",
             params={"year": year, "offset": offset, "limit": PAGE_SIZE + 1},
         )
@@ -68,7 +68,9 @@ async def _page(
         return await error_page(request, error)
     names = {area["id"]: area["label"] for area in areas}
     filters = {"year": str(year), "area_id": area_id}
-    shown, page = page_of(rows, offset, "/certifications", filters)
+    shown, page = page_of(
+        rows, offset, "/certifications", filters, total=None if area_id else total
+    )
     certifications = []
     for row in shown:
         if area_id and row["area_id"] != area_id:

@@ -29,6 +29,7 @@ from services.console.incidents.lookups import (
     area_choices,
     aware,
     call,
+    call_page,
     category_label,
     form_errors,
     label,
@@ -144,10 +145,9 @@ async def _suggestions_page(
     try:
         catalogue = await awards_catalogue(request)
         areas = {area["id"]: area["label"] for area in await area_choices(request)}
-        rows = await call(
+        rows, total = await call_page(
             request,
             "awards",
-            "GET",
             "/suggestions",
             params={
                 **{k: v for k, v in filters.items() if v},
@@ -159,7 +159,7 @@ async def _suggestions_page(
         if error.status == 422:
             return render(request, "errors/bad_request.html", status=422)
         return await error_page(request, error)
-    shown, page = page_of(rows, offset, "/suggestions", filters)
+    shown, page = page_of(rows, offset, "/suggestions", filters, total=total)
     for suggestion in shown:
         describe(suggestion, catalogue, areas)
         suggestion["status_label"] = label(SUGGESTION_STATUS_LABELS, suggestion["status"])
@@ -190,10 +190,9 @@ def create_router() -> APIRouter:
         try:
             catalogue = await awards_catalogue(request)
             areas = {area["id"]: area["label"] for area in await area_choices(request)}
-            rows = await call(
+            rows, total = await call_page(
                 request,
                 "awards",
-                "GET",
                 "/nominations",
                 params={
                     **{k: v for k, v in filters.items() if v},
@@ -205,7 +204,7 @@ def create_router() -> APIRouter:
             if error.status == 422:
                 return render(request, "errors/bad_request.html", status=422)
             return await error_page(request, error)
-        shown, page = page_of(rows, offset, "/nominations", filters)
+        shown, page = page_of(rows, offset, "/nominations", filters, total=total)
         for nomination in shown:
             describe(nomination, catalogue, areas)
             nomination["status_label"] = label(NOMINATION_STATUS_LABELS, nomination["status"])

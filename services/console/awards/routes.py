@@ -25,6 +25,7 @@ from services.console.incidents.lookups import (
     PAGE_SIZE,
     area_choices,
     call,
+    call_page,
     form_errors,
     label,
     page_of,
@@ -87,16 +88,16 @@ def create_router() -> APIRouter:
         offset = max(0, min(offset, 1_000_000))
         errors: dict[str, str] = {}
         rows: list[dict[str, Any]] = []
+        total: int | None = None
         try:
             catalogue = await awards_catalogue(request)
             areas = {area["id"]: area["label"] for area in await area_choices(request)}
         except ApiError as error:
             return await error_page(request, error)
         try:
-            rows = await call(
+            rows, total = await call_page(
                 request,
                 "awards",
-                "GET",
                 "/awards",
                 params={
                     **{k: v for k, v in filters.items() if v},
@@ -108,7 +109,7 @@ def create_router() -> APIRouter:
             if error.status != 422:
                 return await error_page(request, error)
             errors, _general = form_errors(error, {"status": "status", "campaign": "campaign"})
-        shown, page = page_of(rows, offset, "/awards", filters)
+        shown, page = page_of(rows, offset, "/awards", filters, total=total)
         for award in shown:
             describe(award, catalogue, areas)
             award["status_label"] = label(AWARD_STATUS_LABELS, award["status"])

@@ -100,6 +100,14 @@ async def call(request: Request, service: str, method: str, path: str, **kwargs:
     return await console_of(request).apis.call(service, method, path, token=token, **kwargs)
 
 
+async def call_page(
+    request: Request, service: str, path: str, params: dict[str, Any]
+) -> tuple[list[Any], int | None]:
+    """A paged list with the logged-in user's token: its rows and how many match in all."""
+    token = await token_of(request)
+    return await console_of(request).apis.call_page(service, path, token=token, params=params)
+
+
 async def area_choices(request: Request) -> list[dict[str, Any]]:
     """The areas the user may see (registry decides), a residential group named with its
     ward: "Tổ dân phố 3 — Phường Hải Hòa"."""
@@ -148,14 +156,16 @@ def category_choices(catalogue: dict[str, Any]) -> list[tuple[str, list[tuple[st
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a list the services page with offset and limit but do not count: one
-    more row than shown is asked for, to know whether a next page exists."""
+    """One page of a list the services page with offset and limit: one more row than
+    shown is asked for, to know whether a next page exists; the services say how many
+    rows match in all (``count``, ``None`` when not known)."""
 
     offset: int
     shown: int
     has_next: bool
     previous_url: str | None
     next_url: str | None
+    count: int | None = None
 
     @property
     def first(self) -> int:
@@ -167,14 +177,22 @@ class Page:
 
     @property
     def total(self) -> int | None:
-        """Known when this is the last page."""
+        """As the service counted it; else known only on the last page."""
+        if self.count is not None:
+            return self.count
         return None if self.has_next else self.offset + self.shown
 
 
 def page_of(
-    rows: list[Any], offset: int, path: str, filters: dict[str, str], size: int = PAGE_SIZE
+    rows: list[Any],
+    offset: int,
+    path: str,
+    filters: dict[str, str],
+    size: int = PAGE_SIZE,
+    total: int | None = None,
 ) -> tuple[list[Any], Page]:
-    """``rows`` asked with ``limit=size + 1``: the rows to show and the page's links."""
+    """``rows`` asked with ``limit=size + 1``: the rows to show and the page's links;
+    ``total``, the service's count of all matching rows, when it gave one."""
     kept = {key: value for key, value in filters.items() if value}
 
     def url(at: int) -> str:
@@ -189,6 +207,7 @@ def page_of(
         has_next=has_next,
         previous_url=url(max(offset - size, 0)) if offset > 0 else None,
         next_url=url(offset + size) if has_next else None,
+        count=total,
     )
 
 

@@ -21,6 +21,7 @@ from services.console.incidents.lookups import (
     area_choices,
     aware,
     call,
+    call_page,
     category_choices,
     category_label,
     form_errors,
@@ -157,6 +158,7 @@ def create_router() -> APIRouter:
         }
         offset = max(0, min(offset, 1_000_000))
         rows: list[dict[str, Any]] = []
+        total: int | None = None
         try:
             catalogue = await reporting_catalogue(request)
             areas = await area_choices(request)
@@ -164,10 +166,9 @@ def create_router() -> APIRouter:
             return await error_page(request, error)
         try:
             if not errors:
-                rows = await call(
+                rows, total = await call_page(
                     request,
                     "reporting",
-                    "GET",
                     "/incidents",
                     params={
                         **{k: v for k, v in filters.items() if v},
@@ -180,7 +181,7 @@ def create_router() -> APIRouter:
                 return await error_page(request, error)
             errors, _general = form_errors(error, {name: name for name in FILTERS})
         names = _names(areas)
-        shown, page = page_of(rows, offset, "/incidents", filters)
+        shown, page = page_of(rows, offset, "/incidents", filters, total=total)
         csv_query = urlencode({k: v for k, v in filters.items() if v})
         return render(
             request,

@@ -94,9 +94,10 @@ async def _inbox(
     errors: dict[str, str] = {}
     general: list[str] = []
     incidents: list[dict[str, Any]] = []
+    total: int | None = None
     try:
-        incidents = await console_of(request).apis.call(
-            "reporting", "GET", "/incidents", token=user.access_token, params=params
+        incidents, total = await console_of(request).apis.call_page(
+            "reporting", "/incidents", token=user.access_token, params=params
         )
     except ApiError as error:
         if error.status != 422 and not error.not_yet_known:
@@ -117,6 +118,7 @@ async def _inbox(
         "general": general,
         "first": offset + 1,
         "last": offset + len(shown),
+        "total": total,
         "previous_page": page(max(0, offset - PAGE_SIZE)) if offset > 0 else None,
         "next_page": page(offset + PAGE_SIZE) if len(incidents) > PAGE_SIZE else None,
         "tip_handler": _is_tip_handler(user),

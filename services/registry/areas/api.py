@@ -3,13 +3,14 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from services.registry.areas.models import AreaCreate, AreaMove, AreaPublic, AreaUpdate
 from services.registry.areas.service import AreaService
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
 from shared.errors import error_responses
 from shared.events import AreaLevel
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ERRORS = error_responses(404, 409)
@@ -40,8 +41,14 @@ def create_router(service: AreaService, runtime: ServiceRuntime) -> ProtectedRou
         """Register a province, district, ward/commune or residential group."""
         return await service.register_area(body, principal)
 
-    @router.get("/areas", response_model=list[AreaPublic], tags=["areas"], responses=ERRORS)
+    @router.get(
+        "/areas",
+        response_model=list[AreaPublic],
+        tags=["areas"],
+        responses={**ERRORS, **TOTAL_RESPONSES},
+    )
     async def list_areas(
+        response: Response,
         principal: CurrentPrincipal,
         within: WithinQuery = None,
         level: AreaLevel | None = None,
@@ -50,7 +57,8 @@ def create_router(service: AreaService, runtime: ServiceRuntime) -> ProtectedRou
         limit: LimitQuery = 50,
     ) -> list[AreaPublic]:
         """Areas the caller may see, by code; filter by subtree, level or text."""
-        return await service.list_areas(principal, within, level, q, offset, limit)
+        page = await service.list_areas(principal, within, level, q, offset, limit)
+        return with_total(response, page.total, page.items)
 
     @router.get("/areas/{area_id}", response_model=AreaPublic, tags=["areas"], responses=ERRORS)
     async def get_area(area_id: UUID, principal: CurrentPrincipal) -> AreaPublic:
@@ -77,9 +85,10 @@ def create_router(service: AreaService, runtime: ServiceRuntime) -> ProtectedRou
         "/areas/{area_id}/descendants",
         response_model=list[AreaPublic],
         tags=["areas"],
-        responses=ERRORS,
+        responses={**ERRORS, **TOTAL_RESPONSES},
     )
     async def list_descendants(
+        response: Response,
         area_id: UUID,
         principal: CurrentPrincipal,
         level: AreaLevel | None = None,
@@ -87,6 +96,7 @@ def create_router(service: AreaService, runtime: ServiceRuntime) -> ProtectedRou
         limit: LimitQuery = 50,
     ) -> list[AreaPublic]:
         """Every area below this one (the area itself included), by code."""
-        return await service.list_areas(principal, area_id, level, None, offset, limit)
+        page = await service.list_areas(principal, area_id, level, None, offset, limit)
+        return with_total(response, page.total, page.items)
 
     return router

@@ -18,6 +18,7 @@ from shared.db import SessionFactory, transaction
 from shared.errors import ConflictError, ForbiddenError, NotFoundError, UnknownReferenceError
 from shared.events import AreaLevel, AreaMoved, AreaRegistered, AreaUpdated
 from shared.outbox import Outbox
+from shared.paging import Page, page_rows
 from shared.scope import AreaScope, area_lines, descendants
 
 
@@ -65,18 +66,19 @@ async def scoped_page(
     order: Any,
     offset: int,
     limit: int,
-) -> list[Any]:
+) -> Page[Any]:
     """One page of ``model`` rows in ``within`` (and below) and the caller's scope,
-    matching ``where``, sorted by ``order`` then id so pages are stable."""
+    matching ``where``, sorted by ``order`` then id so pages are stable, with how many
+    match in all."""
     async with sessions() as session:
         visible = await visible_area_ids(scope, session, principal, within)
         query = select(model).where(*where)
         if visible is not None:
             query = query.where(col(area_column).in_(visible))
-        rows = await session.exec(
-            query.order_by(col(order), col(model.id)).offset(offset).limit(limit)
+        rows, total = await page_rows(
+            session, query.order_by(col(order), col(model.id)), offset, limit
         )
-        return list(rows.all())
+        return Page(rows, total)
 
 
 class AreaService:
@@ -204,11 +206,11 @@ class AreaService:
         q: str | None,
         offset: int,
         limit: int,
-    ) -> list[AreaPublic]:
+    ) -> Page[AreaPublic]:
         where: list[Any] = [Area.level == level] if level is not None else []
         if q:
             where.append(or_(col(Area.name).contains(q), col(Area.code).contains(q)))
-        rows = await scoped_page(
+        page = await scoped_page(
             self.sessions,
             self.scope,
             principal,
@@ -220,4 +222,4 @@ class AreaService:
             offset,
             limit,
         )
-        return [AreaPublic.model_validate(area) for area in rows]
+        return Page([AreaPublic.model_validate(area) for area in page.items], page.total)

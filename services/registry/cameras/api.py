@@ -3,13 +3,14 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from services.registry.areas.api import ERRORS, WRITE_ERRORS, WithinQuery
 from services.registry.cameras.models import CameraCreate, CameraPublic, CameraRemove
 from services.registry.cameras.rules import CameraStatus
 from services.registry.cameras.service import CameraService
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ACCESS = {
@@ -34,8 +35,14 @@ def create_router(service: CameraService, runtime: ServiceRuntime) -> ProtectedR
         """Record a community camera installed in an area, with who funded it."""
         return await service.install_camera(body, principal)
 
-    @router.get("/cameras", response_model=list[CameraPublic], tags=["cameras"], responses=ERRORS)
+    @router.get(
+        "/cameras",
+        response_model=list[CameraPublic],
+        tags=["cameras"],
+        responses={**ERRORS, **TOTAL_RESPONSES},
+    )
     async def list_cameras(
+        response: Response,
         principal: CurrentPrincipal,
         within: WithinQuery = None,
         camera_status: Annotated[CameraStatus | None, Query(alias="status")] = None,
@@ -43,7 +50,8 @@ def create_router(service: CameraService, runtime: ServiceRuntime) -> ProtectedR
         limit: LimitQuery = 50,
     ) -> list[CameraPublic]:
         """Cameras by installation date; filter by subtree and status."""
-        return await service.list_cameras(principal, within, camera_status, offset, limit)
+        page = await service.list_cameras(principal, within, camera_status, offset, limit)
+        return with_total(response, page.total, page.items)
 
     @router.get(
         "/cameras/{camera_id}", response_model=CameraPublic, tags=["cameras"], responses=ERRORS

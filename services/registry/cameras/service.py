@@ -16,6 +16,7 @@ from shared.auth import Principal
 from shared.db import SessionFactory, transaction
 from shared.events import CameraInstalled, CameraRemoved
 from shared.outbox import Outbox
+from shared.paging import Page
 from shared.scope import AreaScope
 
 
@@ -101,9 +102,9 @@ class CameraService:
         status: CameraStatus | None,
         offset: int,
         limit: int,
-    ) -> list[CameraPublic]:
+    ) -> Page[CameraPublic]:
         where = [Camera.status == status] if status is not None else []
-        rows = await scoped_page(
+        page = await scoped_page(
             self.sessions,
             self.scope,
             principal,
@@ -115,4 +116,4 @@ class CameraService:
             offset,
             limit,
         )
-        return [CameraPublic.model_validate(c) for c in rows]
+        return Page([CameraPublic.model_validate(c) for c in page.items], page.total)

@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from services.registry.areas.api import ERRORS, WRITE_ERRORS, WithinQuery
 from services.registry.initiatives.models import (
@@ -17,6 +17,7 @@ from services.registry.initiatives.models import (
 from services.registry.initiatives.rules import InitiativeStatus
 from services.registry.initiatives.service import InitiativeService
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ACCESS = {
@@ -49,9 +50,10 @@ def create_router(service: InitiativeService, runtime: ServiceRuntime) -> Protec
         "/initiatives",
         response_model=list[InitiativePublic],
         tags=["initiatives"],
-        responses=ERRORS,
+        responses={**ERRORS, **TOTAL_RESPONSES},
     )
     async def list_initiatives(
+        response: Response,
         principal: CurrentPrincipal,
         within: WithinQuery = None,
         initiative_status: Annotated[InitiativeStatus | None, Query(alias="status")] = None,
@@ -59,7 +61,8 @@ def create_router(service: InitiativeService, runtime: ServiceRuntime) -> Protec
         limit: LimitQuery = 50,
     ) -> list[InitiativePublic]:
         """Initiatives by name; filter by subtree and status (running, stopped)."""
-        return await service.list_initiatives(principal, within, initiative_status, offset, limit)
+        page = await service.list_initiatives(principal, within, initiative_status, offset, limit)
+        return with_total(response, page.total, page.items)
 
     @router.get(
         "/initiatives/{initiative_id}",

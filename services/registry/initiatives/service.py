@@ -34,6 +34,7 @@ from shared.auth import Principal
 from shared.db import SessionFactory, transaction
 from shared.events import InitiativeLaunched, InitiativeStopped
 from shared.outbox import Outbox
+from shared.paging import Page
 from shared.scope import AreaScope
 
 
@@ -211,9 +212,9 @@ class InitiativeService:
         status: InitiativeStatus | None,
         offset: int,
         limit: int,
-    ) -> list[InitiativePublic]:
+    ) -> Page[InitiativePublic]:
         where = [Initiative.status == status] if status is not None else []
-        rows = await scoped_page(
+        page = await scoped_page(
             self.sessions,
             self.scope,
             principal,
@@ -225,7 +226,7 @@ class InitiativeService:
             offset,
             limit,
         )
-        return [InitiativePublic.model_validate(i) for i in rows]
+        return Page([InitiativePublic.model_validate(i) for i in page.items], page.total)
 
     async def _initiative_profile(
         self, session: AsyncSession, initiative: Initiative

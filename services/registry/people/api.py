@@ -2,10 +2,13 @@
 
 from uuid import UUID
 
+from fastapi import Response
+
 from services.registry.areas.api import ERRORS, WRITE_ERRORS, TextQuery, WithinQuery
 from services.registry.people.models import PersonCreate, PersonProfile, PersonPublic
 from services.registry.people.service import PersonService
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ACCESS = {
@@ -29,8 +32,14 @@ def create_router(service: PersonService, runtime: ServiceRuntime) -> ProtectedR
         """Register a person, to add to one or more teams by id."""
         return await service.register_person(body, principal)
 
-    @router.get("/people", response_model=list[PersonPublic], tags=["people"], responses=ERRORS)
+    @router.get(
+        "/people",
+        response_model=list[PersonPublic],
+        tags=["people"],
+        responses={**ERRORS, **TOTAL_RESPONSES},
+    )
     async def list_people(
+        response: Response,
         principal: CurrentPrincipal,
         within: WithinQuery = None,
         q: TextQuery = None,
@@ -38,7 +47,8 @@ def create_router(service: PersonService, runtime: ServiceRuntime) -> ProtectedR
         limit: LimitQuery = 50,
     ) -> list[PersonPublic]:
         """People of the caller's areas, by name."""
-        return await service.list_people(principal, within, q, offset, limit)
+        page = await service.list_people(principal, within, q, offset, limit)
+        return with_total(response, page.total, page.items)
 
     @router.get(
         "/people/{person_id}", response_model=PersonProfile, tags=["people"], responses=ERRORS

@@ -14,6 +14,7 @@ from services.registry.teams.models import Team
 from shared.audit import AuditTrail
 from shared.auth import Principal
 from shared.db import SessionFactory, transaction
+from shared.paging import Page
 from shared.scope import AreaScope
 
 
@@ -63,9 +64,9 @@ class PersonService:
 
     async def list_people(
         self, principal: Principal, within: UUID | None, q: str | None, offset: int, limit: int
-    ) -> list[PersonPublic]:
+    ) -> Page[PersonPublic]:
         where = [col(Person.full_name).contains(q)] if q else []
-        rows = await scoped_page(
+        page = await scoped_page(
             self.sessions,
             self.scope,
             principal,
@@ -77,4 +78,4 @@ class PersonService:
             offset,
             limit,
         )
-        return [PersonPublic.model_validate(person) for person in rows]
+        return Page([PersonPublic.model_validate(person) for person in page.items], page.total)

@@ -2,11 +2,14 @@
 
 from uuid import UUID
 
+from fastapi import Response
+
 from services.registry.areas.api import ERRORS, WRITE_ERRORS
 from services.registry.rosters.models import MemberIn, MemberLeave, MemberPublic, RosterChange
 from services.registry.rosters.service import RosterService
 from services.registry.teams.models import TeamPublic
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ACCESS = {
@@ -24,16 +27,18 @@ def create_router(service: RosterService, runtime: ServiceRuntime) -> ProtectedR
         "/teams/{team_id}/members",
         response_model=list[MemberPublic],
         tags=["teams"],
-        responses=ERRORS,
+        responses={**ERRORS, **TOTAL_RESPONSES},
     )
     async def team_members(
+        response: Response,
         team_id: UUID,
         principal: CurrentPrincipal,
         offset: OffsetQuery = 0,
         limit: LimitQuery = 50,
     ) -> list[MemberPublic]:
         """The team's full membership history, current and past, by joining date."""
-        return await service.team_history(team_id, principal, offset, limit)
+        page = await service.team_history(team_id, principal, offset, limit)
+        return with_total(response, page.total, page.items)
 
     @router.post(
         "/teams/{team_id}/members",

@@ -51,6 +51,7 @@ from shared.db import SessionFactory, transaction
 from shared.errors import RuleViolationError, UnknownReferenceError
 from shared.events import MemberJoined, MemberLeft, TeamRole
 from shared.outbox import Outbox
+from shared.paging import Page, page_rows
 from shared.scope import AreaLines, AreaScope
 
 # What a team's answer reads, built once (building a statement costs more than running it).
@@ -395,16 +396,17 @@ class RosterService:
 
     async def team_history(
         self, team_id: UUID, principal: Principal, offset: int, limit: int
-    ) -> list[MemberPublic]:
+    ) -> Page[MemberPublic]:
         """Every membership the team has had, current and past, by joining date."""
         async with self.sessions() as session:
             team = await self.scope.get_in_scope(session, principal, Team, team_id, what="team")
-            rows = await session.exec(
+            rows, total = await page_rows(
+                session,
                 select(Membership, Person)
                 .join(Person, col(Person.id) == col(Membership.person_id))
                 .where(Membership.team_id == team.id)
-                .order_by(col(Membership.joined_on), col(Membership.id))
-                .offset(offset)
-                .limit(limit)
+                .order_by(col(Membership.joined_on), col(Membership.id)),
+                offset,
+                limit,
             )
-            return [member_public(m, p) for m, p in rows.all()]
+            return Page([member_public(m, p) for m, p in rows], total)

@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from services.registry.areas.api import ERRORS, WRITE_ERRORS, TextQuery, WithinQuery
 from services.registry.teams.models import (
@@ -17,6 +17,7 @@ from services.registry.teams.models import (
 from services.registry.teams.rules import TeamStatus
 from services.registry.teams.service import TeamFilter, TeamService
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ACCESS = {
@@ -45,8 +46,14 @@ def create_router(service: TeamService, runtime: ServiceRuntime) -> ProtectedRou
         team rules of its province and kind."""
         return await service.register_team(body, principal)
 
-    @router.get("/teams", response_model=list[TeamListItem], tags=["teams"], responses=ERRORS)
+    @router.get(
+        "/teams",
+        response_model=list[TeamListItem],
+        tags=["teams"],
+        responses={**ERRORS, **TOTAL_RESPONSES},
+    )
     async def list_teams(
+        response: Response,
         principal: CurrentPrincipal,
         within: WithinQuery = None,
         kind: str | None = None,
@@ -57,7 +64,8 @@ def create_router(service: TeamService, runtime: ServiceRuntime) -> ProtectedRou
     ) -> list[TeamListItem]:
         """Teams by name; filter by subtree, kind, status (active, dissolved) or text."""
         where = TeamFilter(within=within, kind=kind, status=team_status, q=q)
-        return await service.list_teams(principal, where, offset, limit)
+        page = await service.list_teams(principal, where, offset, limit)
+        return with_total(response, page.total, page.items)
 
     @router.get("/teams/{team_id}", response_model=TeamPublic, tags=["teams"], responses=ERRORS)
     async def get_team(team_id: UUID, principal: CurrentPrincipal) -> TeamPublic:

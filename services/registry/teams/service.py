@@ -54,6 +54,7 @@ from shared.db import SessionFactory, transaction
 from shared.errors import UnknownReferenceError, check_query_value
 from shared.events import TeamDissolved, TeamRegistered, TeamUpdated
 from shared.outbox import Outbox
+from shared.paging import Page, page_rows
 from shared.scope import AreaScope, descendants
 
 
@@ -201,7 +202,7 @@ class TeamService:
 
     async def list_teams(
         self, principal: Principal, where: TeamFilter, offset: int, limit: int
-    ) -> list[TeamListItem]:
+    ) -> Page[TeamListItem]:
         check_query_value("kind", where.kind, self.team_kinds)  # the configured kinds
         async with self.sessions() as session:
             visible = await visible_area_ids(self.scope, session, principal, where.within)
@@ -219,12 +220,13 @@ class TeamService:
                 query = query.where(Team.status == where.status)
             if where.q:
                 query = query.where(col(Team.name).contains(where.q))
-            rows = await session.exec(
-                query.order_by(col(Team.name), col(Team.id)).offset(offset).limit(limit)
+            rows, total = await page_rows(
+                session, query.order_by(col(Team.name), col(Team.id)), offset, limit
             )
-            return [
-                TeamListItem(**team.model_dump(), members=members) for team, members in rows.all()
-            ]
+            return Page(
+                [TeamListItem(**team.model_dump(), members=members) for team, members in rows],
+                total,
+            )
 
     async def update_team(
         self, team_id: UUID, command: TeamUpdate, principal: Principal

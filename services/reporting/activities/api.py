@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, status
+from fastapi import Depends, Response, status
 from fastapi.responses import StreamingResponse
 
 from services.reporting.activities.models import ActivityCreate, ActivityFilter, ActivityPublic
@@ -20,6 +20,7 @@ from services.reporting.common import (
 )
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
 from shared.idempotency import Idempotency, IdempotentRequest
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ACCESS = {
@@ -90,17 +91,19 @@ def create_router(
     @router.get(
         "/activities",
         response_model=list[ActivityPublic],
-        responses=LIST_ERRORS,
+        responses={**LIST_ERRORS, **TOTAL_RESPONSES},
         tags=["activities"],
     )
     async def list_activities(
+        response: Response,
         filters: ActivityFilterQuery,
         principal: CurrentPrincipal,
         offset: OffsetQuery = 0,
         limit: LimitQuery = 50,
     ) -> list[ActivityPublic]:
         """Activities in the caller's areas, newest first (then by id), filtered."""
-        return await service.list_activities(filters, principal, offset, limit)
+        page = await service.list_activities(filters, principal, offset, limit)
+        return with_total(response, page.total, page.items)
 
     @router.get(
         "/activities.csv",

@@ -31,6 +31,7 @@ from shared.errors import UnknownReferenceError, check_query_value
 from shared.events import ActivityLogged, ActivityMeasure
 from shared.idempotency import IdempotentRequest
 from shared.outbox import Outbox
+from shared.paging import Page, page_rows
 
 
 class ActivityService:
@@ -166,14 +167,14 @@ class ActivityService:
 
     async def list_activities(
         self, filters: ActivityFilter, principal: Principal, offset: int, limit: int
-    ) -> list[ActivityPublic]:
+    ) -> Page[ActivityPublic]:
         check_query_value("activity_type", filters.activity_type, self.catalogue.activity_types)
         async with self.sessions() as session:
             areas = await self.replicas.filter_areas(session, filters.area_id, principal)
-            rows = await session.exec(
-                self._activity_query(filters, areas).offset(offset).limit(limit)
+            rows, total = await page_rows(
+                session, self._activity_query(filters, areas), offset, limit
             )
-            return await self._activity_items(session, list(rows.all()))
+            return Page(await self._activity_items(session, rows), total)
 
     async def export_activities(
         self, filters: ActivityFilter, principal: Principal

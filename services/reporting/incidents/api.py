@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, status
+from fastapi import Depends, Response, status
 from fastapi.responses import StreamingResponse
 
 from services.reporting.common import (
@@ -30,6 +30,7 @@ from services.reporting.incidents.service import IncidentService
 from shared.auth import Access, CurrentPrincipal, ProtectedRouter
 from shared.events import IncidentSource, IncidentStatus
 from shared.idempotency import Idempotency, IdempotentRequest
+from shared.paging import TOTAL_RESPONSES, with_total
 from shared.runtime import LimitQuery, OffsetQuery, ServiceRuntime
 
 ACCESS = {
@@ -115,17 +116,19 @@ def create_router(
     @router.get(
         "/incidents",
         response_model=list[IncidentListItem],
-        responses=LIST_ERRORS,
+        responses={**LIST_ERRORS, **TOTAL_RESPONSES},
         tags=["incidents"],
     )
     async def list_incidents(
+        response: Response,
         filters: IncidentFilterQuery,
         principal: CurrentPrincipal,
         offset: OffsetQuery = 0,
         limit: LimitQuery = 50,
     ) -> list[IncidentListItem]:
         """Incidents in the caller's areas, newest first (then by id), filtered."""
-        return await service.list_incidents(filters, principal, offset, limit)
+        page = await service.list_incidents(filters, principal, offset, limit)
+        return with_total(response, page.total, page.items)
 
     @router.get(
         "/incidents.csv",

@@ -49,6 +49,7 @@ from shared.events import (
 )
 from shared.idempotency import IdempotentRequest
 from shared.outbox import Outbox
+from shared.paging import Page, page_rows
 
 
 class IncidentService:
@@ -312,14 +313,14 @@ class IncidentService:
 
     async def list_incidents(
         self, filters: IncidentFilter, principal: Principal, offset: int, limit: int
-    ) -> list[IncidentListItem]:
+    ) -> Page[IncidentListItem]:
         self._check_incident_filter(filters)
         async with self.sessions() as session:
             areas = await self.replicas.filter_areas(session, filters.area_id, principal)
-            rows = await session.exec(
-                self._incident_query(filters, areas).offset(offset).limit(limit)
+            rows, total = await page_rows(
+                session, self._incident_query(filters, areas), offset, limit
             )
-            return await self._incident_items(session, list(rows.all()))
+            return Page(await self._incident_items(session, rows), total)
 
     async def export_incidents(
         self, filters: IncidentFilter, principal: Principal

@@ -153,7 +153,7 @@ async def test_duplicates_csv_paging_and_404(awards_world: AwardsWorld) -> None:
     for _ in range(50):
         await _report(world)
     listed = await world.browser.get("/incidents")
-    assert "Hiển thị 1–50 trên hơn 50" in listed.text and "offset=50" in listed.text
+    assert "Hiển thị 1–50 trên tổng số 52" in listed.text and "offset=50" in listed.text
     rest = await world.browser.get("/incidents?offset=50")
     assert "Hiển thị 51–52 trên tổng số 52" in rest.text and "Trang trước" in rest.text
 

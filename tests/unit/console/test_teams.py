@@ -61,7 +61,7 @@ async def test_a_team_is_registered_through_the_form_and_listed(world: ConsoleWo
     assert "01/07/2024" in page.text  # dd/mm/yyyy
     listing = await world.browser.get("/teams?kind=security_order")
     assert f'href="/teams/{team_id}"' in listing.text
-    assert "Hiển thị 1–1" in listing.text
+    assert "Hiển thị 1–1 trên tổng số 1" in listing.text
     empty = await world.browser.get("/teams?kind=mediation")
     assert f'href="/teams/{team_id}"' not in empty.text
 

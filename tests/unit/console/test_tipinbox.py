@@ -127,8 +127,14 @@ async def test_the_inbox_is_paged_and_says_how_many_it_shows(world: ConsoleWorld
     await _log_in(world, TIP_HANDLER)
     first = await world.browser.get("/tip-inbox")
     assert first.status_code == 200
-    assert first.text.count('href="/tip-inbox/') == 20 and "Hiển thị 1–20" in first.text
+    assert (
+        first.text.count('href="/tip-inbox/') == 20
+        and "Hiển thị 1–20 trên tổng số 21" in first.text
+    )
     assert 'rel="next"' in first.text and 'rel="prev"' not in first.text
     second = await world.browser.get("/tip-inbox?offset=20")
-    assert second.text.count('href="/tip-inbox/') == 1 and "Hiển thị 21–21" in second.text
+    assert (
+        second.text.count('href="/tip-inbox/') == 1
+        and "Hiển thị 21–21 trên tổng số 21" in second.text
+    )
     assert 'rel="prev"' in second.text and 'rel="next"' not in second.text
