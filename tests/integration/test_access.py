@@ -23,6 +23,7 @@ OWN, OTHER = "own", "other"
 FOREIGN_KEY = "a-key-of-enough-length-that-is-not-ours!"
 # The demo officers' wards: officer-haihoa and tip-handler act in ward A.
 WARD_A, WARD_B = HAI_HOA, QUANG_AN
+WARD_NAMES = {HAI_HOA: "Phường Hải Hòa", QUANG_AN: "Phường Quảng An"}
 
 
 def wait_for(check: Callable[[], bool], within: float = 30.0) -> None:
@@ -94,7 +95,7 @@ def world(stack) -> World:
         ward = world.post(
             "registry",
             "/areas",
-            {"code": code, "name": f"Phường {code}", "level": "ward", "parent_id": province["id"]},
+            {"code": code, "name": WARD_NAMES[code], "level": "ward", "parent_id": province["id"]},
         )
         group = world.post(
             "registry",

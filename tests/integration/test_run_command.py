@@ -90,6 +90,8 @@ def test_run_serves_three_ready_services_and_ctrl_c_stops_every_process(tmp_path
             assert ready.status_code == 200
             assert ready.json()["checks"]["identity_provider"] is True
             assert "faststream_" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        console = httpx.get(f"http://127.0.0.1:{console_port}/ready", timeout=5)
+        assert console.status_code == 200, console.text
         started = descendants(run.pid)
         assert len(started) >= 5, started  # Kafka's and Keycloak's JVMs, three services
         assert (tmp_path / "var" / "registry.db").exists()
@@ -101,8 +103,6 @@ def test_run_serves_three_ready_services_and_ctrl_c_stops_every_process(tmp_path
         while any(alive(pid) for pid in started) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not [pid for pid in started if alive(pid)], output.read_text()
-        console = httpx.get(f"http://127.0.0.1:{console_port}/ready", timeout=5)
-        assert console.status_code == 200, console.text
         for port in [kafka_port, *ports, keycloak_port, console_port]:
             with pytest.raises(httpx.ConnectError):
                 httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
