@@ -69,7 +69,9 @@ def kafka_start(
     controller_port: ControllerPort = 9093,
     nodes: Nodes = 1,
 ) -> None:
-    """Start the broker (or a cluster of --nodes) in the background; return once it answers."""
+    """Start the broker (or a cluster of --nodes) in the background; once it answers, print
+    the settings a service needs on it (ANTT_KAFKA_BOOTSTRAP_SERVERS, _REPLICATION_FACTOR,
+    _MIN_INSYNC_REPLICAS), one KEY=value line each on standard output."""
     kafka = local_kafka_at(data_dir, port, controller_port)
     if isinstance(kafka, LocalKafkaCluster) and kafka.size != nodes:
         console.print(
@@ -96,6 +98,22 @@ def kafka_start(
         raise typer.Exit(1) from exc
     console.print(f"Kafka ready after {time.monotonic() - started:.1f}s")
     _print_kafka(kafka)
+    # The services create their topics from their own settings (factor 1, min ISR 1 by
+    # default), not from the brokers' defaults: they must be told the cluster's.
+    console.print("Every service on it needs these settings (printed on standard output):")
+    for line in service_environment(kafka):
+        typer.echo(line)
+
+
+def service_environment(kafka: LocalKafka | LocalKafkaCluster) -> list[str]:
+    """The ``ANTT_`` settings a service needs to use this broker or cluster as it is meant
+    to: every node in the bootstrap list, and its replication factor and min ISR for the
+    topics the service creates."""
+    return [
+        f"ANTT_KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap_servers}",
+        f"ANTT_KAFKA_REPLICATION_FACTOR={kafka.replication_factor}",
+        f"ANTT_KAFKA_MIN_INSYNC_REPLICAS={kafka.min_insync_replicas}",
+    ]
 
 
 def _print_kafka(kafka: LocalKafka | LocalKafkaCluster) -> bool:

@@ -37,6 +37,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from shared.cloudevents import TYPE_PREFIX, build_headers
 from shared.events import AreaLevel, AreaRegistered, IntegrationEvent, TeamRegistered
@@ -480,13 +481,30 @@ def antt(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     )
 
 
+async def replication_of(bootstrap: str, topic: str) -> tuple[set[int], str]:
+    """The topic's replica counts (one per partition) and its ``min.insync.replicas``, as
+    the brokers report them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    await admin.start()
+    try:
+        [description] = await admin.describe_topics([topic])
+        replicas = {len(partition["replicas"]) for partition in description["partitions"]}
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        [(_, _, _, _, entries, *_)] = response.resources
+        return replicas, {entry[0]: entry[1] for entry in entries}["min.insync.replicas"]
+    finally:
+        await admin.close()
+
+
 def test_one_broker_of_three_killed_under_load_then_a_service_restarted(
     tmp_path: Path,
 ) -> None:
-    """A 3-node cluster from ``antt kafka start --nodes 3`` (replication factor 3, min ISR
-    2); the services get all three in their bootstrap list. The first of them is SIGKILLed
-    under load, and reporting is restarted (SIGTERM: exit 0) while it is still down: it
-    starts on the other two, and no write is lost or doubled."""
+    """A 3-node cluster from ``antt kafka start --nodes 3``, and the services started with
+    the settings it prints: all three nodes in their bootstrap list, and replication factor
+    3 and min ISR 2 for the topics they create. The middle node of the list (the first is
+    ``test_bootstrap_lists``'s) is SIGKILLed under load, and reporting is restarted
+    (SIGTERM: exit 0) while it is still down: it starts on the other two, and no write is
+    lost or doubled."""
     base = free_port_block(6)
     data_dir = tmp_path / "cluster"
     where = ["--data-dir", str(data_dir), "--port", str(base), "--controller-port", str(base + 1)]
@@ -494,25 +512,32 @@ def test_one_broker_of_three_killed_under_load_then_a_service_restarted(
     assert started.returncode == 0, started.stderr
     cluster = local_kafka_at(data_dir)
     assert isinstance(cluster, LocalKafkaCluster) and cluster.size == 3
-    reporting_url = f"sqlite+aiosqlite:///{tmp_path / 'cluster-rep.db'}"
-    awards_url = f"sqlite+aiosqlite:///{tmp_path / 'cluster-awd.db'}"
-    replicated = {
-        **QUIET,
+    printed = dict(line.split("=", 1) for line in started.stdout.splitlines())
+    assert printed == {
+        "ANTT_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap_servers,
         "ANTT_KAFKA_REPLICATION_FACTOR": "3",
         "ANTT_KAFKA_MIN_INSYNC_REPLICAS": "2",
     }
-    pair = Pair(cluster, tmp_path, reporting_url, awards_url, replicated)
+    reporting_url = f"sqlite+aiosqlite:///{tmp_path / 'cluster-rep.db'}"
+    awards_url = f"sqlite+aiosqlite:///{tmp_path / 'cluster-awd.db'}"
+    pair = Pair(cluster, tmp_path, reporting_url, awards_url, {**QUIET, **printed})
     try:
         pair.start()
         assert pair.reporting is not None
+        # A topic reporting created, read back from the brokers: a replica on each node, and
+        # a write acknowledged once two have it (the services' defaults would give 1 and 1).
+        replicas, insync = asyncio.run(
+            replication_of(cluster.bootstrap_servers, "reporting.incident")
+        )
+        assert (replicas, insync) == ({3}, "2")
         area, team = registry_history(cluster.bootstrap_servers)
         wait_for(lambda: Database(reporting_url).count("SELECT count(*) FROM knownteam") == 1,
                  30, "reporting knows the team")  # fmt: skip
         load = Load(pair.reporting.url, area, team).start()
         time.sleep(4)
 
-        first = cluster.nodes[0]  # the first host of every bootstrap list
-        first.kill()
+        middle = cluster.nodes[1]  # neither the first nor the last host of the list
+        middle.kill()
         status = antt("kafka", "status", "--data-dir", str(data_dir))
         assert status.returncode == 1 and "2 of 3 nodes running" in status.stderr
         time.sleep(3)
@@ -521,7 +546,7 @@ def test_one_broker_of_three_killed_under_load_then_a_service_restarted(
         old.process.send_signal(signal.SIGTERM)
         assert old.process.wait(timeout=60) == 0, "reporting did not exit cleanly on SIGTERM"
         pair.reporting = pair.start_reporting(port=old.port)  # where the officers' load is
-        wait_ready(pair.reporting, timeout=90)  # started with its first bootstrap host down
+        wait_ready(pair.reporting, timeout=90)  # started with a bootstrap host down
         time.sleep(8)
         load.stop()
 

@@ -79,3 +79,24 @@ async def test_each_way_a_topic_differs_from_the_settings_is_named(kafka):
         (narrow, "partitions"),
     ]
     assert all(w["fix"] and narrow in w["fix"] for w in warned)
+
+    # Settings asking for more replicas than the (one-broker) topics have: existing topics
+    # are only compared, so nothing is created and each one is named.
+    replicated = ServiceSettings(
+        kafka_bootstrap_servers=bootstrap,
+        kafka_topic_partitions=2,
+        kafka_replication_factor=3,
+        kafka_min_insync_replicas=2,
+        service_name="settings-test",
+    )
+    with capture_logs() as logged:
+        differences = await ensure_topics(replicated, [narrow, matching])
+    assert {(d.topic, d.setting, d.found, d.wanted) for d in differences} == {
+        (narrow, "replication_factor", "1", "3"),
+        (matching, "replication_factor", "1", "3"),
+        (matching, "min.insync.replicas", "1", "2"),
+    }
+    warned = [e for e in logged if e["event"] == "topic_differs_from_settings"]
+    replication = {w["topic"]: w["fix"] for w in warned if w["setting"] == "replication_factor"}
+    assert replication.keys() == {narrow, matching}
+    assert all("kafka-reassign-partitions" in fix for fix in replication.values())
