@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import execute, shared_table
@@ -24,6 +25,18 @@ def inbox_table(metadata: MetaData) -> Table:
 class Inbox:
     def __init__(self, metadata: MetaData) -> None:
         self.table = inbox_table(metadata)
+        self._claims: dict[str, Insert] = {}
+
+    def _claiming(self, dialect_name: str) -> Insert:
+        """The claim statement for the database, built once."""
+        if dialect_name not in self._claims:
+            dialect = postgresql if dialect_name == "postgresql" else sqlite
+            self._claims[dialect_name] = (
+                dialect.insert(self.table)
+                .on_conflict_do_nothing(index_elements=["event_id", "consumer"])
+                .returning(self.table.c.event_id)
+            )
+        return self._claims[dialect_name]
 
     async def claim(
         self, session: AsyncSession, *, event_id: str, consumer: str, event_type: str
@@ -69,12 +82,7 @@ class Inbox:
             for event_id, event_type in dict(events).items()
         ]  # fmt: skip
         connection = await session.connection()
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(self.table)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["event_id", "consumer"])
-            .returning(self.table.c.event_id)
-        )
-        result = await connection.execute(statement)
+        # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs from one
+        # cached compilation, where .values(rows) would compile a new statement per batch.
+        result = await connection.execute(self._claiming(connection.dialect.name), rows)
         return {row[0] for row in result}

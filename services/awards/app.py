@@ -39,7 +39,7 @@ from services.awards.replicas.service import ReadModels
 from services.awards.reports import api as reports_api
 from services.awards.reports.service import AwardsReports
 from services.awards.scores import handlers as scores_handlers
-from services.awards.scores.models import MemberCredit, ScoreEntry
+from services.awards.scores.models import MemberCredit, ScoreEntry, ScoreMonth
 from services.awards.scores.rules import DEFAULT_SCORE_RULES, Granularity, ScoreRule
 from services.awards.scores.service import Scores
 from services.awards.suggestions import api as suggestions_api
@@ -149,6 +149,7 @@ READ_MODELS = [
     TrackedActivity,
     TeamContribution,
     ScoreEntry,
+    ScoreMonth,
     MemberCredit,
 ]
 

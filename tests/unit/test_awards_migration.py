@@ -78,3 +78,54 @@ async def test_existing_awards_survive_the_upgrade(database_url):
             assert parent_version == 3
     finally:
         await engine.dispose()
+
+
+async def test_monthly_totals_are_filled_from_the_points_already_scored(database_url):
+    engine = create_engine(database_url)
+    postgres = database_url.startswith("postgresql")
+    team, area = uuid.uuid4(), uuid.uuid4()
+    stored = (lambda value: value) if postgres else (lambda value: value.hex)
+    entries = [  # (day, points, voided)
+        ("2025-08-02", 5, False),
+        ("2025-08-30", 3, False),
+        ("2025-08-15", 7, True),  # a duplicate's points: void, not counted
+        ("2025-09-01", 2, False),
+    ]
+    try:
+        async with engine.connect() as connection:
+
+            def before(sync_connection):
+                command.upgrade(alembic_config("awards", sync_connection), "cba3671b7a38")
+                sync_connection.commit()
+
+            await connection.run_sync(before)
+            for day, points, voided in entries:
+                await connection.execute(
+                    text(
+                        "INSERT INTO scoreentry (id, subject, subject_id, area_id, occurred_on, "
+                        "points, rule, source_kind, source_id, event_id, voided, created_at) "
+                        "VALUES (:id, 'team', :team, :area, :day, :points, 'r', 'incident', "
+                        ":source, 'e', :voided, :now)"
+                    ),
+                    {
+                        "id": stored(uuid.uuid4()),
+                        "team": stored(team),
+                        "area": stored(area),
+                        "day": datetime.fromisoformat(day).date() if postgres else day,
+                        "points": points,
+                        "source": stored(uuid.uuid4()),
+                        "voided": voided,
+                        "now": datetime(2025, 9, 2, tzinfo=UTC) if postgres else "2025-09-02",
+                    },
+                )
+            await connection.commit()
+
+        await upgrade_to_head(engine, "awards")
+        assert await schema_drift(engine, AwardsTable.metadata) == []
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT subject, month, points FROM scoremonth ORDER BY month")
+            )
+            assert [tuple(row) for row in rows] == [("team", "2025-08", 8), ("team", "2025-09", 2)]
+    finally:
+        await engine.dispose()

@@ -3,16 +3,20 @@ officer accepts or dismisses (never granted by themselves)."""
 
 import asyncio
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from services.awards.nominations.models import Nomination
 from services.awards.replicas.models import KnownPerson
-from services.awards.scores.rules import today
+from services.awards.scores.models import ScoreEntry, ScoreMonth
+from services.awards.scores.rules import month_of, today
 from services.awards.suggestions.models import Suggestion
 from shared.auth import Role
+from shared.db import execute
 from shared.events import (
     ActivityLogged,
     ActivityMeasure,
@@ -47,6 +51,25 @@ async def solve(broker, **fields) -> uuid.UUID:
     incident = await report_incident(broker, **fields)
     await publish_event(broker, resolved(incident))
     return incident
+
+
+async def assert_months_add_up(runtime) -> None:
+    """The monthly totals the thresholds read say what the score entries say."""
+    async with runtime.sessions() as session:
+        entries = await execute(
+            session, select(ScoreEntry.subject, ScoreEntry.subject_id, ScoreEntry.occurred_on,
+                            ScoreEntry.points, ScoreEntry.voided)
+        )  # fmt: skip
+        expected: Counter[tuple[str, str, str]] = Counter()
+        for subject, subject_id, day, entry_points, voided in entries:
+            if not voided:
+                expected[(str(subject), str(subject_id), month_of(day))] += entry_points
+        months = await execute(
+            session,
+            select(ScoreMonth.subject, ScoreMonth.subject_id, ScoreMonth.month, ScoreMonth.points),
+        )
+        held = {(str(s), str(i), m): p for s, i, m, p in months if p}
+    assert held == {key: total for key, total in expected.items() if total}
 
 
 async def points(client, subject, subject_id, **headers) -> int:
@@ -138,6 +161,10 @@ async def test_a_duplicate_incident_loses_its_points(awards):
     )
     assert await points(client, "team", TEAM_ID) == 0
     assert (await client.get(f"/scores/team/{TEAM_ID}")).json()["entries"] == []
+    await assert_months_add_up(runtime)
+    await solve(runtime.broker)  # 10 points again, not 20: no suggestion yet
+    assert (await client.get("/suggestions", headers=OFFICER)).json() == []
+    await assert_months_add_up(runtime)
 
 
 async def test_crossing_the_threshold_suggests_a_nomination_once(awards):
@@ -243,6 +270,7 @@ async def test_members_score_for_the_days_they_were_on_the_team_whatever_comes_f
     await solve(broker)
     assert await points(client, "person", late) == 4
     assert await points(client, "person", former) == 0
+    await assert_months_add_up(runtime)
 
 
 async def test_a_roster_change_and_a_credit_of_one_team_at_once_miss_nothing(awards, database_url):

@@ -253,7 +253,10 @@ def batch_failures(runtime: Any) -> float:
 async def awards_tables(runtime: Any) -> dict[str, list[tuple[Any, ...]]]:
     """What scoring and the read models hold, without surrogate ids and clock times."""
     drop = {"id", "created_at", "processed_at"}
-    kept = ("trackedincident", "teamcontribution", "scoreentry", "membercredit", "suggestion")
+    kept = (
+        "trackedincident", "teamcontribution", "scoreentry", "scoremonth", "membercredit",
+        "suggestion",
+    )  # fmt: skip
     found = {}
     async with runtime.sessions() as session:
         for name in kept:

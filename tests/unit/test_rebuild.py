@@ -85,6 +85,7 @@ def test_each_service_declares_its_read_models(tmp_path) -> None:
         "trackedactivity",
         "teamcontribution",
         "scoreentry",
+        "scoremonth",
         "membercredit",
     }
     # Officers' decisions stay: suggestions (accepted or dismissed), nominations, awards,

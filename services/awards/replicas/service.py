@@ -7,11 +7,13 @@ that the aggregate's own event fills in, so redeliveries and any order are harml
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass, fields
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import or_, update
+from sqlalchemy import select as sqlalchemy_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -211,21 +213,26 @@ class ReadModels:
         teams' counts of resolved incidents (a duplicate never counts), reading the incidents
         and counts involved once; returns each incident as its event left it."""
         ids = sorted({event.incident_id for event in events})
-        known = {
-            incident.id: incident
-            for incident in (
-                await session.exec(select(TrackedIncident).where(col(TrackedIncident.id).in_(ids)))
-            ).all()
-        }
+        await session.flush()  # an incident changed through the ORM earlier is read as written
+        rows = await execute(session, _TRACKED_READ.where(_TRACKED.c.id.in_(ids)))
+        known = {row.id: _Tracked(**row._mapping) for row in rows}
         resolved: Counter[UUID] = Counter()
         applied: list[IncidentState] = []
         for event in events:
             tracked = _status_changed(known.get(event.incident_id), event)
             known[event.incident_id] = tracked
-            session.add(tracked)
             if event.to_status is IncidentStatus.RESOLVED and tracked.duplicate_of is None:
                 resolved.update(event.credited_team_ids)
             applied.append(IncidentState.of(tracked))
+        # Core, not ORM objects: one upsert of each incident's last state for the whole run.
+        connection = await session.connection()
+        await connection.execute(
+            _TRACKED_UPSERT[connection.dialect.name],
+            [{name: getattr(row, name) for name in _TRACKED_COLUMNS} for row in known.values()],
+        )
+        for held in list(session.identity_map.values()):
+            if isinstance(held, TrackedIncident) and held.id in known:
+                session.expire(held)  # the ORM's copy no longer says what the row holds
         await _count_resolutions(session, resolved)
         return applied
 
@@ -279,24 +286,54 @@ class ReadModels:
         )
 
 
-def _status_changed(
-    tracked: TrackedIncident | None, event: IncidentStatusChanged
-) -> TrackedIncident:
+@dataclass(slots=True)
+class _Tracked:
+    """A tracked incident's row, as plain data: cheaper than an ORM object per event."""
+
+    id: UUID
+    area_id: UUID
+    category: str
+    status: IncidentStatus
+    version: int
+    category_group: str | None
+    source: str | None
+    occurred_at: datetime | None
+    credited_team_ids: list[str]
+    duplicate_of: UUID | None
+
+
+_TRACKED = TrackedIncident.__table__  # type: ignore[attr-defined]
+_TRACKED_COLUMNS = tuple(field.name for field in fields(_Tracked))
+_TRACKED_READ = sqlalchemy_select(*(_TRACKED.c[name] for name in _TRACKED_COLUMNS))
+
+
+def _upsert(dialect: Any) -> Any:
+    """Insert an incident's row, or replace every column of the one held."""
+    statement = dialect.insert(_TRACKED)
+    return statement.on_conflict_do_update(
+        index_elements=[_TRACKED.c.id],
+        set_={name: statement.excluded[name] for name in _TRACKED_COLUMNS if name != "id"},
+    )
+
+
+_TRACKED_UPSERT = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}
+
+
+def _status_changed(tracked: _Tracked | None, event: IncidentStatusChanged) -> _Tracked:
     """The incident after ``event``: a newer version wins; facts only some events carry
     (when, how it came in, its group, the teams credited) are kept once known."""
     if tracked is None:
-        # Every column given: a SQLModel default_factory costs an inspect.signature a row.
-        tracked = TrackedIncident(
-            id=event.incident_id,
-            area_id=event.area_id,
-            category=event.category,
-            status=event.to_status,
-            version=event.aggregate_version,
-            category_group=None,
-            source=None,
-            occurred_at=None,
-            credited_team_ids=[],
-            duplicate_of=None,
+        tracked = _Tracked(
+            event.incident_id,
+            event.area_id,
+            event.category,
+            event.to_status,
+            event.aggregate_version,
+            None,
+            None,
+            None,
+            [],
+            None,
         )
     elif tracked.version < event.aggregate_version:
         tracked.status = event.to_status

@@ -34,6 +34,16 @@ class ScoreEntry(AwardsTable, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class ScoreMonth(AwardsTable, table=True):
+    """A subject's points (not void) in one month, kept in step with its score entries, so
+    that the suggestion thresholds read a period's total without summing its entries."""
+
+    subject: ScoreSubject = Field(sa_type=enum_column(ScoreSubject), primary_key=True)
+    subject_id: UUID = Field(primary_key=True)
+    month: str = Field(max_length=7, primary_key=True, description="2025-08")
+    points: int
+
+
 class MemberCredit(AwardsTable, table=True):
     """A team's achievement that pays its members: kept so that members whose roster
     events arrive after it are paid too (and those who had left by its day are not)."""

@@ -4,6 +4,7 @@ rule an incident's solution or a logged activity earns, and how much.
 
 The rules are configuration, not code (``ANTT_SCORE_RULES``, ``ANTT_SCORE_PERIOD``)."""
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -68,17 +69,34 @@ class Period:
 
     @classmethod
     def containing(cls, day: date, granularity: Granularity) -> "Period":
-        if granularity == "year":
-            code = f"{day.year}"
-        elif granularity == "quarter":
-            code = f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-        else:
-            code = f"{day.year}-{day.month:02d}"
-        return cls.parse(code, [])
+        return _containing(day, granularity)
+
+    def months(self) -> list[str]:
+        """The months the period spans, as ``month_of`` names them."""
+        return [
+            f"{self.start.year}-{month:02d}"
+            for month in range(self.start.month, self.end.month + 1)
+        ]
 
     @classmethod
     def year(cls, year: int) -> "Period":
         return cls(str(year), date(year, 1, 1), date(year, 12, 31))
+
+
+@functools.lru_cache(maxsize=4096)  # every scored event asks; parsing its code each time costs
+def _containing(day: date, granularity: Granularity) -> Period:
+    if granularity == "year":
+        code = f"{day.year}"
+    elif granularity == "quarter":
+        code = f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    else:
+        code = f"{day.year}-{day.month:02d}"
+    return Period.parse(code, [])
+
+
+def month_of(day: date) -> str:
+    """The month a day's points are totalled in (``ScoreMonth``)."""
+    return f"{day.year}-{day.month:02d}"
 
 
 def _month_end(year: int, month: int) -> date:

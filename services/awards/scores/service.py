@@ -6,12 +6,15 @@ row, so an event scores once; a unique key (rule, source, subject) also keeps an
 incident from scoring twice if reporting publishes its resolution again. After each
 event's points, ``Suggestions`` suggests the nominations its thresholds call for."""
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import insert, update
 from sqlalchemy import select as columns
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +29,7 @@ from services.awards.replicas.service import ReadModels
 from services.awards.scores.models import (
     MemberCredit,
     ScoreEntry,
+    ScoreMonth,
 )
 from services.awards.scores.rules import (
     SOLVED,
@@ -39,6 +43,7 @@ from services.awards.scores.rules import (
     Stint,
     activity_points,
     incident_earns,
+    month_of,
 )
 from services.awards.suggestions.rules import Scored, Touched
 from services.awards.suggestions.service import Suggestions
@@ -68,6 +73,41 @@ async def _score_entry(
         )
     )
     return found.first()
+
+
+_MONTHS = ScoreMonth.__table__  # type: ignore[attr-defined]
+
+
+def _add_to_months_statement(dialect: Any) -> Any:
+    statement = dialect.insert(_MONTHS)
+    return statement.on_conflict_do_update(
+        index_elements=[_MONTHS.c.subject, _MONTHS.c.subject_id, _MONTHS.c.month],
+        set_={"points": _MONTHS.c.points + statement.excluded.points},
+    )
+
+
+_ADD_TO_MONTHS = {
+    "postgresql": _add_to_months_statement(postgresql),
+    "sqlite": _add_to_months_statement(sqlite),
+}
+
+
+async def add_to_months(
+    session: AsyncSession, changes: Iterable[tuple[ScoreSubject, UUID, date, int]]
+) -> None:
+    """Add points to (or take them from) their subjects' monthly totals: in the database,
+    in one statement and in key order, so two instances lose nothing and never deadlock."""
+    totals: Counter[tuple[ScoreSubject, UUID, str]] = Counter()
+    for subject, subject_id, day, points in changes:
+        totals[(subject, subject_id, month_of(day))] += points
+    rows = [
+        {"subject": subject, "subject_id": subject_id, "month": month, "points": points}
+        for (subject, subject_id, month), points in sorted(totals.items())
+        if points
+    ]
+    if rows:
+        connection = await session.connection()
+        await connection.execute(_ADD_TO_MONTHS[connection.dialect.name], rows)
 
 
 class _Lookups(Ledger):
@@ -263,6 +303,19 @@ class Scores:
 
     async def void_source(self, session: AsyncSession, source_id: UUID) -> None:
         """A duplicate incident no longer counts: its points are kept but void."""
+        counted = await execute(
+            session,
+            columns(
+                col(ScoreEntry.subject),
+                col(ScoreEntry.subject_id),
+                col(ScoreEntry.occurred_on),
+                col(ScoreEntry.points),
+            ).where(col(ScoreEntry.source_id) == source_id, col(ScoreEntry.voided).is_(False)),
+        )
+        await add_to_months(
+            session,
+            ((row.subject, row.subject_id, row.occurred_on, -row.points) for row in counted),
+        )
         await execute(
             session,
             update(ScoreEntry).where(col(ScoreEntry.source_id) == source_id).values(voided=True),
@@ -310,6 +363,10 @@ class Scores:
             await execute(session, insert(MemberCredit), credits)
         if entries:
             await execute(session, insert(ScoreEntry), entries)
+            await add_to_months(
+                session,
+                ((e["subject"], e["subject_id"], e["occurred_on"], e["points"]) for e in entries),
+            )
         return scored
 
     async def teams_with_member_credits(self, session: AsyncSession, teams: set[UUID]) -> set[UUID]:
@@ -358,8 +415,17 @@ class Scores:
                         voided=credit.voided,
                     )
                 )
+                points = 0 if credit.voided else credit.points
+                await add_to_months(
+                    session, [(ScoreSubject.PERSON, person_id, credit.occurred_on, points)]
+                )
                 touched = Touched(ScoreSubject.PERSON, person_id, credit.occurred_on)
-                scored.append(Scored(touched, 0 if credit.voided else credit.points))
+                scored.append(Scored(touched, points))
             elif not on_team and entry is not None:
                 await session.delete(entry)  # had left before that day
+                if not entry.voided:
+                    await add_to_months(
+                        session,
+                        [(entry.subject, entry.subject_id, entry.occurred_on, -entry.points)],
+                    )
         await self.suggestions.suggest(session, [scored])

@@ -17,7 +17,7 @@ from services.awards.common import AwardsMetrics, unit_of_work, utcnow
 from services.awards.nominations.models import Achievement, NominationCreate, NominationPublic
 from services.awards.nominations.service import Nominations
 from services.awards.replicas.service import scored_subjects
-from services.awards.scores.models import ScoreEntry
+from services.awards.scores.models import ScoreEntry, ScoreMonth
 from services.awards.scores.rules import Granularity, Period, ScoreSubject
 from services.awards.suggestions.models import (
     Suggestion,
@@ -47,30 +47,33 @@ from shared.scope import AreaScope
 async def _period_totals(
     session: AsyncSession, touched: list[Touched], granularity: Granularity
 ) -> dict[tuple[ScoreSubject, UUID, str], int]:
-    """Each touched subject's points (not void) in each period touched, in one query."""
-    periods = [Period.containing(t.day, granularity) for t in touched]
-    wanted = {period_key(t, granularity) for t in touched}
+    """Each touched subject's points (not void) in each period touched, in one query of
+    their monthly totals (never a sum over every entry of the period)."""
+    periods = {period_key(t, granularity): Period.containing(t.day, granularity) for t in touched}
+    period_of_month = {
+        (subject, subject_id, month): code
+        for (subject, subject_id, code), period in periods.items()
+        for month in period.months()
+    }
     rows = await execute(
         session,
         columns(
-            col(ScoreEntry.subject),
-            col(ScoreEntry.subject_id),
-            col(ScoreEntry.occurred_on),
-            func.sum(ScoreEntry.points),
-        )
-        .where(
-            col(ScoreEntry.subject_id).in_(sorted({t.subject_id for t in touched})),
-            col(ScoreEntry.occurred_on) >= min(p.start for p in periods),
-            col(ScoreEntry.occurred_on) <= max(p.end for p in periods),
-            col(ScoreEntry.voided).is_(False),
-        )
-        .group_by(col(ScoreEntry.subject), col(ScoreEntry.subject_id), col(ScoreEntry.occurred_on)),
+            col(ScoreMonth.subject),
+            col(ScoreMonth.subject_id),
+            col(ScoreMonth.month),
+            col(ScoreMonth.points),
+        ).where(
+            col(ScoreMonth.subject_id).in_(sorted({t.subject_id for t in touched})),
+            col(ScoreMonth.month).in_(sorted({month for *_, month in period_of_month})),
+        ),
     )
     totals: dict[tuple[ScoreSubject, UUID, str], int] = {}
-    for subject, subject_id, day, points in map(tuple, rows):
-        key = period_key(Touched(subject, subject_id, day), granularity)
-        if key in wanted:
-            totals[key] = totals.get(key, 0) + int(points)
+    for subject, subject_id, month, points in map(tuple, rows):
+        code = period_of_month.get((subject, subject_id, month))
+        if code is not None:
+            totals[(subject, subject_id, code)] = (
+                totals.get((subject, subject_id, code), 0) + points
+            )
     return totals
 
 
