@@ -1,8 +1,10 @@
 """Async SQLModel engine and sessions: SQLite (aiosqlite) embedded, PostgreSQL (asyncpg)
 in compose and CI."""
 
+import asyncio
 import enum
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +14,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.util.concurrency import await_, in_greenlet
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,9 +36,62 @@ async def execute(
     return await connection.execute(statement, rows)
 
 
+_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+class WriteGate:
+    """SQLite takes one writer at a time; a writer that finds the lock taken sleeps in
+    SQLite's busy handler (1 ms, then up to 100 ms a try) and wakes late. This process's
+    writers queue here instead, from their first write until their connection goes back
+    to the pool (after the commit or rollback), and each is woken as the last one ends.
+    A wait longer than ``wait_seconds`` goes on to SQLite, whose busy timeout applies."""
+
+    def __init__(self, wait_seconds: float = 30.0) -> None:
+        self.wait_seconds = wait_seconds
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def enter(self, record_info: dict[str, Any]) -> None:
+        """Called from a write statement's execution, in SQLAlchemy's async greenlet."""
+        if record_info.get(_HOLDS_GATE) or not in_greenlet():
+            return
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:
+            self._lock, self._loop = asyncio.Lock(), loop  # a lock belongs to one loop
+        try:
+            await_(asyncio.wait_for(self._lock.acquire(), self.wait_seconds))
+        except TimeoutError:
+            return  # SQLite's own busy timeout decides
+        record_info[_HOLDS_GATE] = self._lock
+
+    @staticmethod
+    def leave(record_info: dict[str, Any]) -> None:
+        lock = record_info.pop(_HOLDS_GATE, None)
+        if lock is not None and lock.locked():
+            lock.release()
+
+
+_HOLDS_GATE = "antt_holds_write_gate"
+
+
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
+        gate = WriteGate()
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def _one_writer_at_a_time(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if _WRITE.match(statement):
+                gate.enter(connection.info)
+
+        @event.listens_for(engine.sync_engine.pool, "checkin")
+        def _writer_done(_dbapi_connection: Any, record: Any) -> None:
+            if record is not None:
+                gate.leave(record.info)
+
+        @event.listens_for(engine.sync_engine.pool, "invalidate")
+        def _writer_lost(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+            gate.leave(record.info)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:

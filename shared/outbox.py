@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from faststream.kafka import KafkaBroker
+from faststream.kafka.response import KafkaPublishCommand
+from faststream.response.publish_type import PublishType
 from sqlalchemy import (
     Column,
     DateTime,
@@ -392,7 +394,7 @@ class OutboxRelay:
             time=_aware(row["created_at"]),
             correlation_id=row["correlation_id"],
         )
-        acknowledgement: Any = await self.broker.publish(
+        acknowledgement: Any = await self.produce(
             row["payload"].encode("utf-8"),
             topic=row["topic"],
             key=row["message_key"].encode("utf-8"),
@@ -403,6 +405,31 @@ class OutboxRelay:
         if acknowledgement is None:
             return None
         return asyncio.ensure_future(acknowledgement)
+
+    async def produce(
+        self,
+        value: bytes,
+        *,
+        topic: str,
+        key: bytes,
+        headers: dict[str, str],
+        correlation_id: str,
+        no_confirm: bool,
+    ) -> Any:
+        """One record to the broker's producer, past FastStream's publish middlewares: their
+        per-record metrics cost a third of the relay's CPU, and the relay counts its own
+        (``antt_outbox_published_messages_total``, by topic)."""
+        return await self.broker.config.producer.publish(
+            KafkaPublishCommand(
+                value,
+                topic=topic,
+                key=key,
+                headers=headers,
+                correlation_id=correlation_id,
+                no_confirm=no_confirm,
+                _publish_type=PublishType.PUBLISH,
+            )
+        )
 
     async def _measure_backlog(self) -> None:
         async with self.sessions() as session:

@@ -210,7 +210,7 @@ def test_prometheus_sees_the_services_and_the_traffic(stack, prometheus):
 
     figures = {
         "http": "sum(antt_http_requests_total)",
-        "published": 'sum(faststream_published_messages_total{destination="reporting.incident"})',
+        "published": 'sum(antt_outbox_published_messages_total{topic="reporting.incident"})',
         "reported": 'sum(antt_incidents_reported_total{category_group="crime"})',
         "resolved": 'sum(antt_incidents_resolved_total{category_group="crime"})',
         "awards": 'sum(antt_awards_granted_total{authority_level="province"})',

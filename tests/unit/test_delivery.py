@@ -202,7 +202,7 @@ async def test_relay_keeps_rows_when_publishing_fails_and_sends_them_later(datab
             for n in range(3):
                 await runtime.outbox.add(session, award(n))
             await session.commit()
-        original = runtime.broker.publish
+        original = runtime.relay.produce
         attempts = 0
 
         async def failing(*args, **kwargs):
@@ -210,10 +210,10 @@ async def test_relay_keeps_rows_when_publishing_fails_and_sends_them_later(datab
             attempts += 1
             raise ConnectionError("broker unreachable")
 
-        runtime.broker.publish = failing  # type: ignore[method-assign]
+        runtime.relay.produce = failing  # type: ignore[method-assign]
         result = await runtime.relay.publish_pending()
         assert (result.published, result.failed, attempts) == (0, True, 1)
-        runtime.broker.publish = original  # type: ignore[method-assign]
+        runtime.relay.produce = original  # type: ignore[method-assign]
         result = await runtime.relay.publish_pending()
         assert (result.published, result.failed) == (3, False)
         async with runtime.sessions() as session:
@@ -299,7 +299,7 @@ async def relay_by_hand(app) -> AsyncIterator[ServiceRuntime]:
 
 
 class PipelinedKafka:
-    """``broker.publish(..., no_confirm=True)`` as aiokafka does it: each send returns a
+    """``OutboxRelay.produce(..., no_confirm=True)`` as aiokafka does it: each send returns a
     future that Kafka settles later. Here nothing is acknowledged before ``batch`` rows were
     sent (a relay awaiting each acknowledgement before the next send would wait for ever);
     the sends numbered in ``refuse`` (from 0) then fail, and every send waits for ``gate``."""
@@ -369,7 +369,7 @@ async def test_relay_sends_a_whole_batch_then_marks_it_sent_with_one_update(data
         events = [award(n) for n in range(5)]
         await add_to_outbox(runtime, *events)
         kafka = PipelinedKafka(batch=5)
-        runtime.broker.publish = kafka.publish  # type: ignore[method-assign]
+        runtime.relay.produce = kafka.publish  # type: ignore[method-assign]
         with outbox_updates(runtime.engine) as updates:
             result = await asyncio.wait_for(runtime.relay.publish_pending(), timeout=10)
         rows = await outbox_rows(runtime)
@@ -386,12 +386,12 @@ async def test_relay_marks_the_acknowledged_rows_sent_and_not_the_failed_one(dat
         # a; b1 (not acknowledged); b2, the same award after it (acknowledged); c
         events = [award(1), award(2, second), award(3, second, version=2), award(4)]
         await add_to_outbox(runtime, *events)
-        runtime.broker.publish = PipelinedKafka(batch=4, refuse={1}).publish  # type: ignore[method-assign]
+        runtime.relay.produce = PipelinedKafka(batch=4, refuse={1}).publish  # type: ignore[method-assign]
         with outbox_updates(runtime.engine) as updates:
             failed = await asyncio.wait_for(runtime.relay.publish_pending(), timeout=10)
         after_failure = await outbox_rows(runtime)
         kafka = PipelinedKafka(batch=2)
-        runtime.broker.publish = kafka.publish  # type: ignore[method-assign]
+        runtime.relay.produce = kafka.publish  # type: ignore[method-assign]
         retried = await asyncio.wait_for(runtime.relay.publish_pending(), timeout=10)
         after_retry = await outbox_rows(runtime)
         metrics = generate_latest(runtime.registry).decode()
@@ -428,9 +428,9 @@ async def test_relay_holds_no_write_lock_while_it_talks_to_kafka(tmp_path, block
                     await gate.wait()
                 return await kafka.publish(message, **kwargs)
 
-            runtime.broker.publish = stuck_on_second_send  # type: ignore[method-assign]
+            runtime.relay.produce = stuck_on_second_send  # type: ignore[method-assign]
         else:
-            runtime.broker.publish = kafka.publish  # type: ignore[method-assign]
+            runtime.relay.produce = kafka.publish  # type: ignore[method-assign]
         relaying = asyncio.create_task(runtime.relay.publish_pending())
         await asyncio.wait_for(reached.wait(), timeout=10)
         assert not relaying.done()
@@ -459,20 +459,20 @@ async def test_one_replica_relays_at_a_time_on_postgresql(postgres):
         await add_to_outbox(runtime, award(1), award(2))
         gate = asyncio.Event()
         kafka = PipelinedKafka(batch=2, gate=gate)
-        runtime.broker.publish = kafka.publish  # type: ignore[method-assign]
+        runtime.relay.produce = kafka.publish  # type: ignore[method-assign]
         relaying = asyncio.create_task(runtime.relay.publish_pending())
         await asyncio.wait_for(kafka.all_sent.wait(), timeout=10)
         # A second replica of the service: same database, its own engine and producer.
         engine = create_engine(url)
         other_kafka = PipelinedKafka(batch=1)
         other_broker = create_app(unit_settings(Settings, url)).state.runtime.broker
-        other_broker.publish = other_kafka.publish
         other = OutboxRelay(
             runtime.outbox,
             create_session_factory(engine),
             other_broker,
             DeliveryMetrics(CollectorRegistry()),
         )
+        other.produce = other_kafka.publish  # type: ignore[method-assign]
         try:
             skipped = await other.publish_pending()
             async with engine.connect() as connection:

@@ -22,7 +22,7 @@ from tests.support import lifespan, unit_settings
 
 
 class SlowKafka:
-    """``broker.publish(..., no_confirm=True)`` as aiokafka does it: each send returns a
+    """``OutboxRelay.produce(..., no_confirm=True)`` as aiokafka does it: each send returns a
     future that the test settles (acknowledges or fails) when it likes."""
 
     def __init__(self, rows: int) -> None:
@@ -91,7 +91,7 @@ async def test_a_relay_stopped_while_awaiting_acknowledgements_marks_the_acknowl
 ):
     async with relay_of_our_own(database_url) as runtime:
         kafka = SlowKafka(rows=4)
-        runtime.broker.publish = kafka.publish  # type: ignore[method-assign]
+        runtime.relay.produce = kafka.publish  # type: ignore[method-assign]
         await add_rows(runtime, 4)
         loop = runtime.relay.start()
         await asyncio.wait_for(kafka.all_sent.wait(), timeout=10)
@@ -112,7 +112,7 @@ async def test_a_stopping_relay_awaits_acknowledgements_that_come_within_the_bou
 ):
     async with relay_of_our_own(database_url) as runtime:
         kafka = SlowKafka(rows=3)
-        runtime.broker.publish = kafka.publish  # type: ignore[method-assign]
+        runtime.relay.produce = kafka.publish  # type: ignore[method-assign]
         await add_rows(runtime, 3)
         loop = runtime.relay.start()
         await asyncio.wait_for(kafka.all_sent.wait(), timeout=10)
@@ -147,7 +147,7 @@ async def test_the_service_shutdown_lets_the_relay_mark_what_kafka_acknowledged(
     async with TestKafkaBroker(runtime.broker):
         manager = lifespan(app)
         await manager.__aenter__()
-        runtime.broker.publish = kafka.publish  # type: ignore[method-assign]
+        runtime.relay.produce = kafka.publish  # type: ignore[method-assign]
         await add_rows(runtime, 4)  # the commit wakes the service's own relay
         await asyncio.wait_for(kafka.all_sent.wait(), timeout=10)
         kafka.acknowledge(0, 1, 3)
