@@ -268,8 +268,11 @@ def _lenient_headers(record: Any) -> Any:
 
 
 async def _keep_raw_batch(records: tuple[Any, ...], parse: Callable[[Any], Awaitable[Any]]) -> Any:
-    message = await parse(tuple(_lenient_headers(record) for record in records))
-    message.raw_message = records  # the wrapper decodes each record itself, as it came
+    # FastStream's parser decodes every record's headers, which nothing reads: the wrapper
+    # decodes each record itself, as it came. The first record is enough for the frame.
+    message = await parse((_lenient_headers(records[0]),))
+    message.raw_message = records
+    message.body = [record.value or b"" for record in records]  # the batch's size, in metrics
     return message
 
 
