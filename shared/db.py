@@ -58,11 +58,18 @@ class WriteGate:
         loop = asyncio.get_running_loop()
         if self._lock is None or self._loop is not loop:
             self._lock, self._loop = asyncio.Lock(), loop  # a lock belongs to one loop
+        if await_(self._acquire(self._lock)):
+            record_info[_HOLDS_GATE] = self._lock
+
+    async def _acquire(self, lock: asyncio.Lock) -> bool:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+        # that lands as the lock is granted, and the cancelled task then runs on.
         try:
-            await_(asyncio.wait_for(self._lock.acquire(), self.wait_seconds))
+            async with asyncio.timeout(self.wait_seconds):
+                await lock.acquire()
         except TimeoutError:
-            return  # SQLite's own busy timeout decides
-        record_info[_HOLDS_GATE] = self._lock
+            return False  # SQLite's own busy timeout decides
+        return True
 
     @staticmethod
     def leave(record_info: dict[str, Any]) -> None:

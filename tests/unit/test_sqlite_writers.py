@@ -88,3 +88,37 @@ async def test_fifty_writers_at_once_all_get_in_one_after_another(engine):
 
     await asyncio.wait_for(asyncio.gather(*(add_one() for _ in range(50))), timeout=30)
     assert await inserted(engine) == list(range(1, 51))
+
+
+async def test_writers_cancelled_as_the_gate_opens_end_cancelled_and_leave_it_free(engine):
+    """A cancellation that lands as the gate is granted must cancel the writer (the way a
+    shutdown stops a periodic purge), not be swallowed so that the task runs on."""
+    for turns in range(4):  # the cancellation lands a little later each time
+        first_wrote, let_first_commit = asyncio.Event(), asyncio.Event()
+
+        async def first(wrote: asyncio.Event, commit: asyncio.Event) -> None:
+            async with engine.begin() as connection:
+                await connection.execute(insert(counter).values(n=None))
+                wrote.set()
+                await commit.wait()
+
+        async def waiter() -> None:
+            async with engine.begin() as connection:
+                await connection.execute(insert(counter).values(n=None))
+
+        writing = asyncio.create_task(first(first_wrote, let_first_commit))
+        await first_wrote.wait()
+        waiting = [asyncio.create_task(waiter()) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        let_first_commit.set()
+        await writing
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        for task in waiting:
+            task.cancel()
+        outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+        for task, outcome in zip(waiting, outcomes, strict=True):
+            # done before its cancel came, or cancelled; never a cancel swallowed (pending)
+            assert isinstance(outcome, asyncio.CancelledError) or task.cancelling() == 0
+    async with engine.begin() as connection:  # the gate is free: no 30 s wait
+        await asyncio.wait_for(connection.execute(insert(counter).values(n=None)), timeout=5)
