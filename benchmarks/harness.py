@@ -362,7 +362,7 @@ class Ward:
                 response = await client.post(f"{reporting_url}/incidents", json=self.incident())
                 if response.status_code == 201:
                     return
-                if response.status_code != 422:
+                if response.status_code not in (409, 422):  # not yet known, or unknown yet
                     raise RuntimeError(f"POST /incidents: {response.status_code} {response.text}")
                 await asyncio.sleep(0.2)
         raise RuntimeError(f"reporting did not learn of the ward in {within:.0f} s")

@@ -3,6 +3,7 @@ and the router that makes every route declare its access rule in one table per s
 
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,6 +20,8 @@ log = get_logger()
 
 DEV_SIGNING_KEY = "antt-dev-only-signing-key-do-not-use-in-production!"
 MIN_KEY_BYTES = 32
+VERIFIED_TOKEN_SECONDS = 60.0
+VERIFIED_TOKENS_KEPT = 4096
 
 
 class Role(StrEnum):
@@ -194,15 +197,47 @@ KNOWN_ALGORITHMS = frozenset(
 
 class TokenVerifier:
     """Sends a token to the verifier its algorithm belongs to: the issuer's (RS256, ES256)
-    or, in development and tests only, the HS256 key's. Any other algorithm is refused."""
+    or, in development and tests only, the HS256 key's. Any other algorithm is refused.
+    A verified token is remembered for ``remember_seconds`` (within its own validity), so
+    a key the issuer withdraws stops its tokens within that time."""
 
-    def __init__(self, issuer: IssuerVerifier | None, development: TokenCodec | None) -> None:
+    def __init__(
+        self,
+        issuer: IssuerVerifier | None,
+        development: TokenCodec | None,
+        remember_seconds: float = VERIFIED_TOKEN_SECONDS,
+    ) -> None:
         if issuer is None and development is None:
             raise ConfigurationError("no way to verify tokens: set ANTT_OIDC_ISSUER")
         self.issuer = issuer
         self.development = development
+        self.remember_seconds = remember_seconds
+        # token → (principal, valid from, valid until, verified again after): a client sends
+        # one token with every request, and verifying it is a tenth of a write's CPU.
+        self._verified: OrderedDict[str, tuple[Principal, float, float, float]] = OrderedDict()
 
     async def decode(self, token: str) -> Principal:
+        now = time.time()
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, valid_from, valid_until, verify_again = remembered
+            if valid_from <= now < valid_until and now < verify_again:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]  # out of its window: verified anew, which says why
+        principal = await self._verify(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+        expires = claims.get("exp")
+        starts = [claims[name] for name in ("nbf", "iat") if claims.get(name) is not None]
+        if isinstance(expires, int | float) and all(isinstance(t, int | float) for t in starts):
+            valid_from = float(max(starts, default=now))
+            verify_again = now + self.remember_seconds
+            self._verified[token] = (principal, valid_from, float(expires), verify_again)
+            if len(self._verified) > VERIFIED_TOKENS_KEPT:
+                self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:

@@ -392,3 +392,39 @@ async def test_a_batch_of_roster_changes_ends_as_its_events_one_at_a_time(
     assert batch["knownperson"]
     for name in batch:
         assert set(batch[name]) ^ set(alone[name]) == set(), name
+
+
+class FetchOnce:
+    """An aiokafka consumer's ``getmany`` as the subscriber calls it: what it returns, and
+    how it was asked."""
+
+    def __init__(self, fetched: dict[Any, list[Any]]) -> None:
+        self.fetched = fetched
+        self.asked: list[dict[str, Any]] = []
+
+    async def getmany(self, **options: Any) -> dict[Any, list[Any]]:
+        self.asked.append(options)
+        return self.fetched
+
+
+async def test_an_empty_fetch_is_followed_by_the_next_at_once_not_by_a_sleep(
+    database_url, monkeypatch
+):
+    # FastStream's batch subscriber sleeps batch_timeout_ms after an empty fetch; a record
+    # arriving then would wait for the sleep to end before it is even asked for.
+    import faststream.kafka.subscriber.usecase as usecase
+
+    async def no_sleeping(seconds: float) -> None:
+        raise AssertionError(f"slept {seconds} s after an empty fetch")
+
+    monkeypatch.setattr(usecase.anyio, "sleep", no_sleeping)
+    settings = unit_settings(Settings, database_url, consumer_batch_wait_ms=37)
+    app = create_app(settings)
+    async with running_app(app) as (_, runtime):
+        subscriber = runtime.consumer.subscribers["reporting.incident"]
+        empty = FetchOnce({})
+        assert await subscriber.get_msg(empty) == ()
+        assert empty.asked == [{"timeout_ms": 37, "max_records": settings.consumer_batch_max}]
+        first, second = object(), object()
+        two_partitions = FetchOnce({"p0": [first], "p1": [second]})
+        assert await subscriber.get_msg(two_partitions) == (first, second)
