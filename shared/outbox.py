@@ -5,6 +5,7 @@ them sent. A crash between publish and mark re-publishes: consumers' inboxes abs
 import asyncio
 import contextlib
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -45,6 +46,7 @@ log = get_logger()
 # How long past its own bound a stopping relay may take to mark its batch before it is
 # cancelled (a database that does not answer).
 STOP_GRACE_SECONDS = 2.0
+BACKLOG_MEASURE_SECONDS = 1.0  # how stale the backlog gauges may be while the relay is busy
 # Set in a session's info by Outbox.add; read (and cleared) when its transaction ends.
 ROWS_ADDED = "antt.outbox_rows_added"
 
@@ -170,6 +172,7 @@ class OutboxRelay:
         # Done once ``stop`` is called; the batch in hand may take until the deadline.
         self._stop_requested: asyncio.Future[None] | None = None
         self._stop_deadline = 0.0
+        self._backlog_measured = float("-inf")
         digest = hashlib.blake2b(f"outbox-relay:{outbox.source}".encode(), digest_size=8)
         self.lock_key = int.from_bytes(digest.digest(), "big", signed=True)
 
@@ -291,7 +294,7 @@ class OutboxRelay:
                 .all()
             )
         if not rows:
-            await self._measure_backlog()
+            await self._measure_backlog(nothing_pending=True)
             return RelayResult(0, failed=False)
         acknowledged, failures = await self._send_all(rows)
         now = utcnow()
@@ -431,7 +434,18 @@ class OutboxRelay:
             )
         )
 
-    async def _measure_backlog(self) -> None:
+    async def _measure_backlog(self, nothing_pending: bool = False) -> None:
+        """Set the backlog gauges: at once when a read found nothing pending, otherwise
+        with a count at most once every ``BACKLOG_MEASURE_SECONDS`` (a busy relay passes
+        after every committed request, and the count was a third of each pass)."""
+        if nothing_pending:
+            self.metrics.outbox_pending.set(0)
+            self.metrics.outbox_oldest_age.set(0.0)
+            self._backlog_measured = time.monotonic()
+            return
+        if time.monotonic() - self._backlog_measured < BACKLOG_MEASURE_SECONDS:
+            return
+        self._backlog_measured = time.monotonic()
         async with self.sessions() as session:
             pending, oldest = await self.outbox.pending_count(session)
         self.metrics.outbox_pending.set(pending)

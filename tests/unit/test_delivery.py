@@ -232,6 +232,39 @@ async def test_relay_keeps_rows_when_publishing_fails_and_sends_them_later(datab
         assert all(row["published_at"] for row in rows)
 
 
+def backlog_gauges(runtime: ServiceRuntime) -> tuple[float, bool]:
+    """The pending rows the relay reports, and whether it reports an oldest age."""
+    metrics = runtime.relay.metrics
+    return metrics.outbox_pending._value.get(), metrics.outbox_oldest_age._value.get() > 0
+
+
+async def test_the_backlog_is_counted_at_most_once_a_second_and_zero_once_drained(
+    database_url, monkeypatch
+):
+    app = create_app(unit_settings(Settings, database_url, outbox_poll_seconds=60))
+    async with relay_by_hand(app) as runtime:
+        original = runtime.relay.produce
+
+        async def failing(*args, **kwargs):
+            raise ConnectionError("broker unreachable")
+
+        runtime.relay.produce = failing  # type: ignore[method-assign]
+        await add_to_outbox(runtime, award(0), award(1))
+        await runtime.relay.publish_pending()
+        assert backlog_gauges(runtime) == (2, True)  # counted at the first pass
+        await add_to_outbox(runtime, award(2))
+        await runtime.relay.publish_pending()
+        assert backlog_gauges(runtime) == (2, True)  # not counted again within the second
+        monkeypatch.setattr("shared.outbox.BACKLOG_MEASURE_SECONDS", 0.0)
+        await runtime.relay.publish_pending()
+        assert backlog_gauges(runtime) == (3, True)
+        monkeypatch.setattr("shared.outbox.BACKLOG_MEASURE_SECONDS", 3600.0)
+        runtime.relay.produce = original  # type: ignore[method-assign]
+        assert (await runtime.relay.publish_pending()).published == 3
+        await runtime.relay.publish_pending()  # finds nothing pending: zero, without a count
+        assert backlog_gauges(runtime) == (0, False)
+
+
 def award(n: int, award_id: uuid.UUID | None = None, version: int = 1) -> AwardGranted:
     return AwardGranted(
         award_id=award_id or uuid.uuid4(),
