@@ -2,12 +2,15 @@
 officer accepts or dismisses (never granted by themselves)."""
 
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select
 
 from services.awards.nominations.models import Nomination
@@ -45,6 +48,21 @@ from tests.unit.test_awards import (
 )
 
 OTHER_OFFICER = bearer(Role.OFFICER, "HN-TH-NT")
+
+
+@contextlib.contextmanager
+def statements_run(engine) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` runs inside the block."""
+    run: list[str] = []
+
+    def statement(_conn, _cursor, sql: str, *_: object) -> None:
+        run.append(" ".join(sql.split()))
+
+    sqlalchemy_event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    try:
+        yield run
+    finally:
+        sqlalchemy_event.remove(engine.sync_engine, "before_cursor_execute", statement)
 
 
 async def solve(broker, **fields) -> uuid.UUID:
@@ -169,9 +187,14 @@ async def test_a_duplicate_incident_loses_its_points(awards):
 
 async def test_crossing_the_threshold_suggests_a_nomination_once(awards):
     client, runtime = awards
-    await solve(runtime.broker)
+    with statements_run(runtime.engine) as sql:
+        await solve(runtime.broker)  # 10 points: below every threshold
+    # Nothing more is read for suggestions while no total reaches a threshold.
+    assert [s for s in sql if "FROM suggestion" in s or "knownteam.name" in s] == []
     assert (await client.get("/suggestions")).json() == []
-    await solve(runtime.broker)  # 20 points: the ward committee's threshold
+    with statements_run(runtime.engine) as sql:
+        await solve(runtime.broker)  # 20 points: the ward committee's threshold
+    assert [s for s in sql if "FROM suggestion" in s]
     suggestions = (await client.get("/suggestions", headers=OFFICER)).json()
     assert [
         (s["subject"], s["subject_id"], s["threshold"], s["points"], s["status"])
