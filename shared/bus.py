@@ -16,7 +16,6 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from faststream import AckPolicy
 from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from prometheus_client import CollectorRegistry
@@ -302,9 +301,11 @@ def _fetch_without_idle_sleep(subscriber: Any) -> None:
 _BATCH_GET_MSG = BatchSubscriber.get_msg
 
 
-async def _no_decoding(message: Any) -> None:
-    # Decoding happens in EventConsumer, where every failure can be dead-lettered.
-    return None
+async def _records_as_body(message: Any) -> tuple[Any, ...]:
+    # The handler takes the batch's records as its body, undecoded: decoding happens in
+    # EventConsumer, where every failure can be dead-lettered. (A KafkaMessage parameter
+    # would be resolved from FastStream's context in a worker thread: a thread hop a batch.)
+    return tuple(message.raw_message)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -428,10 +429,10 @@ class EventConsumer:
         group_id = self.group_for(topic)
         self.groups[group_id] = topic
 
-        async def consume(message: KafkaMessage) -> None:
+        async def consume(records: Any) -> None:
             self.applying[topic] += 1
             try:
-                await self._consume_batch(message, topic, group_id)
+                await self._consume_batch(records, topic, group_id)
             finally:
                 self.applying[topic] -= 1
 
@@ -442,7 +443,7 @@ class EventConsumer:
         options: dict[str, Any] = {
             "auto_offset_reset": "earliest",
             "parser": _keep_raw_batch,
-            "decoder": _no_decoding,
+            "decoder": _records_as_body,
             "title": f"{group_id}:{topic}",
             "batch": True,
             "max_records": self.batch_max,
@@ -506,8 +507,7 @@ class EventConsumer:
             raise PoisonRecordError(f"{kind}: {_validation_summary(exc)}") from exc
         return envelope, event
 
-    async def _consume_batch(self, message: KafkaMessage, topic: str, group_id: str) -> None:
-        records: tuple[Any, ...] = message.raw_message
+    async def _consume_batch(self, records: tuple[Any, ...], topic: str, group_id: str) -> None:
         deliveries: list[Delivery] = []
         for record in records:
             try:

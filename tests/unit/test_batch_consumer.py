@@ -428,3 +428,25 @@ async def test_an_empty_fetch_is_followed_by_the_next_at_once_not_by_a_sleep(
         first, second = object(), object()
         two_partitions = FetchOnce({"p0": [first], "p1": [second]})
         assert await subscriber.get_msg(two_partitions) == (first, second)
+
+
+async def test_a_batch_reaches_its_handler_without_a_worker_thread(database_url, monkeypatch):
+    # FastStream resolves a handler's context parameters (a KafkaMessage) in a worker thread:
+    # a thread hop for every batch, which the consumer's handler does without.
+    import anyio.to_thread
+
+    handed_to_threads: list[Any] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
+        handed_to_threads.append(func)
+        return await run_sync(func, *args, **kwargs)
+
+    app = create_app(unit_settings(Settings, database_url))
+    async with running_app(app) as (_, runtime):
+        team = uuid.uuid4()
+        monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+        await deliver_batch(runtime.broker, [event_record(status_changed([team]), offset=0)])
+        monkeypatch.undo()
+        assert await resolved(runtime, team) == 1
+    assert handed_to_threads == []

@@ -195,6 +195,9 @@ class ReadModels:
                 category=event.category,
                 status=event.status,
                 version=event.aggregate_version,
+                # given, not defaulted: pydantic inspects a default factory's signature on
+                # every construction, and list's costs 80 µs
+                credited_team_ids=[],
             )
         elif tracked.version < event.aggregate_version:
             tracked.status = event.status
