@@ -32,6 +32,9 @@ from tests.support import announce_team, bearer, publish_event, running_app, uni
 # What a request costs now; raise a bound only with a reason, in the same change.
 INCIDENT_STATEMENTS = 7  # teams, area lines; incident, its team, tallies, outbox, audit
 ACTIVITY_STATEMENTS = 9  # the same, with the measures and the measure tallies
+# the incident, its area lines (for the scope and the tallies), two tallies, the update,
+# the history row, its teams, outbox, audit; for the answer its history and duplicates
+STATUS_CHANGE_STATEMENTS = 11  # was 14: area lines, teams and a link read twice
 ROSTER_STATEMENTS = 12  # team, area lines, roster, coverage, honours; 7 writes
 
 PROVINCE, DISTRICT, WARD, GROUP, TEAM = (uuid.uuid4() for _ in range(5))
@@ -119,6 +122,25 @@ async def test_reporting_an_incident_takes_a_bounded_number_of_statements(report
     created = response.json()
     assert (await client.get(f"/incidents/{created['id']}")).json() == created
     assert created["team_ids"] == [str(TEAM)] and created["history"] == []
+
+
+async def test_a_status_change_takes_a_bounded_number_of_statements(reporting):
+    client, runtime = reporting
+    warm = (await client.post("/incidents", json=incident())).json()
+    await client.post(f"/incidents/{warm['id']}/status", json={"status": "verified"})
+    created = (await client.post("/incidents", json=incident())).json()
+    with statements(runtime.engine) as seen:
+        response = await client.post(
+            f"/incidents/{created['id']}/status",
+            json={"status": "verified", "reason": "Công an phường xác minh"},
+        )
+    assert response.status_code == 200, response.text
+    assert 0 < len(seen) <= STATUS_CHANGE_STATEMENTS, "\n".join(seen)
+    assert sum("FROM incidentteam" in sql for sql in seen) == 1, "teams read once"
+    changed = response.json()
+    assert (await client.get(f"/incidents/{created['id']}")).json() == changed
+    assert changed["team_ids"] == [str(TEAM)] and changed["link"] is None
+    assert [entry["to_status"] for entry in changed["history"]] == ["verified"]
 
 
 async def test_logging_an_activity_takes_a_bounded_number_of_statements(reporting):

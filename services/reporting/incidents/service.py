@@ -164,7 +164,10 @@ class IncidentService:
         self, incident_id: UUID, command: StatusChangeCreate, principal: Principal
     ) -> IncidentPublic:
         async with transaction(self.sessions) as session:
-            incident = await self.get(session, incident_id, principal)
+            # The lines above its area, read by the scope check, are the ones it counts in.
+            incident, lines = await self.scope.get_in_scope_with_lines(
+                session, principal, Incident, incident_id, what="incident"
+            )
             check_status_change(incident.id, incident.status, command.status, incident.duplicate_of)
             change = IncidentStatusChange(
                 incident_id=incident.id,
@@ -174,13 +177,14 @@ class IncidentService:
                 changed_by=principal.subject,
                 changed_at=utcnow(),
             )
-            areas = await statistics.ancestors(session, incident.area_id)
+            areas = lines.chain(incident.area_id, statistics.MAX_DEPTH)
             await self._count(session, incident, incident.status, -1, areas)
             await self._count(session, incident, command.status, +1, areas)
             incident.status = command.status
             incident.version += 1
             session.add(incident)
             session.add(change)
+            team_ids = await self.team_ids(session, incident.id)
             await self.outbox.add(
                 session,
                 IncidentStatusChanged(
@@ -193,7 +197,7 @@ class IncidentService:
                     to_status=change.to_status,
                     changed_at=change.changed_at,
                     occurred_at=incident.occurred_at,
-                    credited_team_ids=await self.team_ids(session, incident.id),
+                    credited_team_ids=team_ids,
                     aggregate_version=incident.version,
                 ),
             )
@@ -205,7 +209,7 @@ class IncidentService:
                 incident.id,
                 incident.area_id,
             )
-            public = await self.incident_public(session, incident, principal)
+            public = await self.incident_public(session, incident, principal, team_ids)
         if public.status is IncidentStatus.RESOLVED:
             self.metrics.resolved.labels(category_group=public.category_group).inc()
         return public
@@ -216,7 +220,9 @@ class IncidentService:
         """Mark an incident as repeating another: it leaves every count (its original
         stays), keeps its record and history, and takes no further status changes."""
         async with transaction(self.sessions) as session:
-            incident = await self.get(session, incident_id, principal)
+            incident, lines = await self.scope.get_in_scope_with_lines(
+                session, principal, Incident, incident_id, what="incident"
+            )
             loc = ["body", "duplicate_of"]
             check_may_become_duplicate(incident.id, incident.duplicate_of, command.duplicate_of)
             original = await self.scope.get_in_scope(
@@ -234,7 +240,7 @@ class IncidentService:
                 select(Incident.id).where(col(Incident.duplicate_of) == incident.id).limit(1)
             )
             check_has_no_duplicates(incident.id, repeats.first() is not None)
-            areas = await statistics.ancestors(session, incident.area_id)
+            areas = lines.chain(incident.area_id, statistics.MAX_DEPTH)
             await self._count(session, incident, incident.status, -1, areas)
             await self._count(session, incident, DUPLICATE, +1, areas)
             incident.duplicate_of = original.id
@@ -360,10 +366,15 @@ class IncidentService:
         return list(rows.all())
 
     async def incident_public(
-        self, session: AsyncSession, incident: Incident, principal: Principal
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        principal: Principal,
+        team_ids: list[UUID] | None = None,
     ) -> IncidentPublic:
         """The incident with its history and links; its tip number only for a caller who
-        may see tips (a tip handler), never its informant."""
+        may see tips (a tip handler), never its informant. ``team_ids``: its teams, when
+        the caller has just read them."""
         history = await session.exec(
             select(IncidentStatusChange)
             .where(IncidentStatusChange.incident_id == incident.id)
@@ -374,7 +385,10 @@ class IncidentService:
             .where(col(Incident.duplicate_of) == incident.id)
             .order_by(col(Incident.occurred_at), col(Incident.id))
         )
-        link = await session.get(IncidentLink, incident.id)
+        # A link is written with duplicate_of, in one transaction, and never undone.
+        link = None
+        if incident.duplicate_of is not None:
+            link = await session.get(IncidentLink, incident.id)
         tip_number = None
         if principal.may(Access.INFORMANT) and incident.source == IncidentSource.RESIDENT_TIP:
             tips = await session.exec(
@@ -383,7 +397,9 @@ class IncidentService:
             tip_number = tips.first()
         return IncidentPublic(
             **incident.model_dump(),
-            team_ids=await self.team_ids(session, incident.id),
+            team_ids=team_ids
+            if team_ids is not None
+            else await self.team_ids(session, incident.id),
             history=[StatusChangePublic.model_validate(change) for change in history.all()],
             link=DuplicateLinkPublic.model_validate(link) if link else None,
             duplicates=list(duplicates.all()),
