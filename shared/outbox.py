@@ -32,7 +32,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -108,15 +108,15 @@ class Outbox:
         )
         return int(result.rowcount or 0)
 
-    async def pending_count(self, session: AsyncSession) -> tuple[int, datetime | None]:
-        row: Any = (
-            await execute(
-                session,
-                select(func.count(), func.min(self.table.c.created_at)).where(
-                    self.table.c.published_at.is_(None)
-                ),
-            )
-        ).one()
+    async def pending_count(
+        self, session: AsyncSession | AsyncConnection
+    ) -> tuple[int, datetime | None]:
+        """Rows not yet published, and when the oldest was written."""
+        connection = session if isinstance(session, AsyncConnection) else await session.connection()
+        counted = select(func.count(), func.min(self.table.c.created_at)).where(
+            self.table.c.published_at.is_(None)
+        )
+        row: Any = (await connection.execute(counted)).one()
         return int(row[0]), row[1]
 
 
@@ -241,33 +241,33 @@ class OutboxRelay:
         return True
 
     async def publish_pending(self) -> RelayResult:
-        async with self._one_pass, self._relay_turn() as ours:
+        async with self._one_pass, self._relay_turn() as (ours, connection):
             if not ours:
                 # Another replica relays; it reports the backlog, not this one.
                 self.metrics.outbox_pending.set(0)
                 self.metrics.outbox_oldest_age.set(0.0)
                 return RelayResult(0, failed=False)
-            return await self._relay_batch()
+            return await self._relay_batch(connection)
 
     @asynccontextmanager
-    async def _relay_turn(self) -> AsyncIterator[bool]:
-        """Whether this process may relay now. On PostgreSQL: a session-level advisory lock
-        on a connection of its own in autocommit (no transaction stays open), held for the
-        pass; a replica that does not get it skips the pass. SQLite has one process per
-        database file: always."""
+    async def _relay_turn(self) -> AsyncIterator[tuple[bool, AsyncConnection | None]]:
+        """Whether this process may relay now, and on PostgreSQL the connection the pass's
+        statements run on. There: a session-level advisory lock on a connection of its own
+        in autocommit (no transaction stays open), held for the pass; a replica that does
+        not get it skips the pass. SQLite has one process per database file: always."""
         engine: AsyncEngine = self.sessions.kw["bind"]
         if engine.dialect.name != "postgresql":
-            yield True
+            yield True, None
             return
         async with engine.connect() as connection:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
             key = {"key": self.lock_key}
             taken = await autocommit.scalar(text("SELECT pg_try_advisory_lock(:key)"), key)
             if not taken:
-                yield False
+                yield False, None
                 return
             try:
-                yield True
+                yield True, autocommit
             finally:
                 try:
                     await autocommit.execute(text("SELECT pg_advisory_unlock(:key)"), key)
@@ -277,39 +277,38 @@ class OutboxRelay:
                     await connection.invalidate()
                     raise
 
-    async def _relay_batch(self) -> RelayResult:
+    @asynccontextmanager
+    async def _statements(self, held: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+        """Where a pass runs a read or its marks: on PostgreSQL the connection that holds
+        the relay's lock, where each statement commits by itself (no BEGIN, COMMIT or
+        checkout of their own: half a pass's round trips); on SQLite a short transaction."""
+        if held is not None:
+            yield held
+            return
+        async with self.sessions() as session:
+            yield await session.connection()
+            await session.commit()
+
+    async def _relay_batch(self, held: AsyncConnection | None = None) -> RelayResult:
         table = self.outbox.table
-        async with self.sessions() as session:  # a short read transaction, over on exit
-            rows = (
-                (
-                    await execute(
-                        session,
-                        select(table)
-                        .where(table.c.published_at.is_(None))
-                        .order_by(table.c.id)
-                        .limit(self.batch_size),
-                    )
-                )
-                .mappings()
-                .all()
-            )
+        async with self._statements(held) as connection:  # over before Kafka is asked
+            pending = select(table).where(table.c.published_at.is_(None)).order_by(table.c.id)
+            rows = (await connection.execute(pending.limit(self.batch_size))).mappings().all()
         if not rows:
-            await self._measure_backlog(nothing_pending=True)
+            await self._measure_backlog(held, nothing_pending=True)
             return RelayResult(0, failed=False)
         acknowledged, failures = await self._send_all(rows)
         now = utcnow()
-        async with self.sessions() as session:  # one short write transaction for the batch
+        async with self._statements(held) as connection:  # one short write for the batch
             if acknowledged:
-                await execute(
-                    session,
+                await connection.execute(
                     update(table)
                     .where(table.c.id.in_([row["id"] for row in acknowledged]))
                     .values(published_at=now, attempts=table.c.attempts + 1),
                 )
             if failures:
                 errors = {row["id"]: str(error)[:2000] for row, error in failures}
-                await execute(
-                    session,
+                await connection.execute(
                     update(table)
                     .where(table.c.id.in_(list(errors)))
                     .values(
@@ -317,14 +316,13 @@ class OutboxRelay:
                         last_error=case(errors, value=table.c.id),
                     ),
                 )
-            await session.commit()
         for row in acknowledged:
             self.metrics.relay_published.labels(topic=row["topic"]).inc()
             self.metrics.outbox_delay.observe((now - _aware(row["created_at"])).total_seconds())
         for row, error in failures:
             self.metrics.relay_failures.inc()
             log.warning("outbox_publish_failed", topic=row["topic"], error=str(error))
-        await self._measure_backlog()
+        await self._measure_backlog(held)
         return RelayResult(len(acknowledged), failed=bool(failures))
 
     async def _send_all(self, rows: Sequence[Any]) -> tuple[list[Any], list[tuple[Any, Any]]]:
@@ -434,7 +432,9 @@ class OutboxRelay:
             )
         )
 
-    async def _measure_backlog(self, nothing_pending: bool = False) -> None:
+    async def _measure_backlog(
+        self, held: AsyncConnection | None = None, nothing_pending: bool = False
+    ) -> None:
         """Set the backlog gauges: at once when a read found nothing pending, otherwise
         with a count at most once every ``BACKLOG_MEASURE_SECONDS`` (a busy relay passes
         after every committed request, and the count was a third of each pass)."""
@@ -446,8 +446,8 @@ class OutboxRelay:
         if time.monotonic() - self._backlog_measured < BACKLOG_MEASURE_SECONDS:
             return
         self._backlog_measured = time.monotonic()
-        async with self.sessions() as session:
-            pending, oldest = await self.outbox.pending_count(session)
+        async with self._statements(held) as connection:
+            pending, oldest = await self.outbox.pending_count(connection)
         self.metrics.outbox_pending.set(pending)
         self.metrics.outbox_oldest_age.set(
             (utcnow() - _aware(oldest)).total_seconds() if oldest else 0.0

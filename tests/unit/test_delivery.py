@@ -528,6 +528,41 @@ async def test_one_replica_relays_at_a_time_on_postgresql(postgres):
     assert len(other_kafka.keys) == 1
 
 
+async def test_a_pass_on_postgresql_runs_on_the_connection_that_holds_the_lock(postgres):
+    # Each statement commits by itself there: no BEGIN, COMMIT or pool checkout of its own.
+    url = await postgres.create_database()
+    app = create_app(unit_settings(Settings, url, outbox_poll_seconds=60))
+    async with relay_by_hand(app) as runtime:
+        await add_to_outbox(runtime, award(1), award(2))
+        runtime.relay.produce = PipelinedKafka(batch=2).publish  # type: ignore[method-assign]
+        engine = runtime.engine.sync_engine
+        seen: list[str] = []
+
+        def statement(_conn, _cursor, sql: str, *_: object) -> None:
+            seen.append(sql.split()[0] + (" lock" if "advisory" in sql else ""))
+
+        def checkout(*_: object) -> None:
+            seen.append("checkout")
+
+        def commit(_conn) -> None:
+            seen.append("COMMIT")
+
+        event.listen(engine, "before_cursor_execute", statement)
+        event.listen(engine, "commit", commit)
+        event.listen(engine.pool, "checkout", checkout)
+        try:
+            result = await runtime.relay.publish_pending()
+        finally:
+            event.remove(engine, "before_cursor_execute", statement)
+            event.remove(engine, "commit", commit)
+            event.remove(engine.pool, "checkout", checkout)
+        rows = await outbox_rows(runtime)
+    assert result == RelayResult(2, failed=False)
+    # one checkout; the lock, the read, the mark, the backlog's count, the unlock
+    assert seen == ["checkout", "SELECT lock", "SELECT", "UPDATE", "SELECT", "SELECT lock"]
+    assert all(row["published_at"] and row["attempts"] == 1 for row in rows)
+
+
 async def test_a_commit_that_adds_outbox_rows_wakes_the_relay(database_url):
     # Polling once a minute: only the wake-up can publish within the test's few seconds.
     app = create_app(unit_settings(Settings, database_url, outbox_poll_seconds=60))
