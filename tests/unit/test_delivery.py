@@ -467,16 +467,21 @@ async def test_relay_holds_no_write_lock_while_it_talks_to_kafka(tmp_path, block
         relaying = asyncio.create_task(runtime.relay.publish_pending())
         await asyncio.wait_for(reached.wait(), timeout=10)
         assert not relaying.done()
+
         # Another writer (an HTTP request) commits while the relay waits on Kafka, which
         # it does until the gate opens: a lock the relay held would outlast any timeout.
-        # (2 s, not less: the periodic purges, started with the app, write briefly too.)
-        writer = sqlite3.connect(path, timeout=2, isolation_level=None)
-        try:
-            writer.execute("BEGIN IMMEDIATE")
-            writer.execute("UPDATE outbox SET last_error = 'written meanwhile' WHERE id = 3")
-            writer.execute("COMMIT")
-        finally:
-            writer.close()
+        # (2 s, not less: the periodic purges, started with the app, write briefly too; and
+        # in a thread, so that the event loop lets such a purge reach its commit meanwhile.)
+        def write_meanwhile() -> None:
+            writer = sqlite3.connect(path, timeout=2, isolation_level=None)
+            try:
+                writer.execute("BEGIN IMMEDIATE")
+                writer.execute("UPDATE outbox SET last_error = 'written meanwhile' WHERE id = 3")
+                writer.execute("COMMIT")
+            finally:
+                writer.close()
+
+        await asyncio.to_thread(write_meanwhile)
         gate.set()
         result = await asyncio.wait_for(relaying, timeout=10)
         rows = await outbox_rows(runtime)
