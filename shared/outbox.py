@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.cloudevents import build_headers
-from shared.db import SessionFactory, execute, session_class, shared_table
+from shared.db import SessionFactory, execute, session_class, shared_table, transaction
 from shared.events import IntegrationEvent
 from shared.logging import current_correlation_id, get_logger
 from shared.metrics import DeliveryMetrics
@@ -109,10 +109,10 @@ class Outbox:
         return int(result.rowcount or 0)
 
     async def pending_count(
-        self, session: AsyncSession | AsyncConnection
+        self, source: AsyncSession | AsyncConnection
     ) -> tuple[int, datetime | None]:
         """Rows not yet published, and when the oldest was written."""
-        connection = session if isinstance(session, AsyncConnection) else await session.connection()
+        connection = source if isinstance(source, AsyncConnection) else await source.connection()
         counted = select(func.count(), func.min(self.table.c.created_at)).where(
             self.table.c.published_at.is_(None)
         )
@@ -285,9 +285,8 @@ class OutboxRelay:
         if held is not None:
             yield held
             return
-        async with self.sessions() as session:
+        async with transaction(self.sessions) as session:
             yield await session.connection()
-            await session.commit()
 
     async def _relay_batch(self, held: AsyncConnection | None = None) -> RelayResult:
         table = self.outbox.table

@@ -50,6 +50,7 @@ from shared.events import (
 from shared.idempotency import IdempotentRequest
 from shared.outbox import Outbox
 from shared.paging import Page, page_rows
+from shared.scope import AreaLines
 
 
 class IncidentService:
@@ -165,9 +166,7 @@ class IncidentService:
     ) -> IncidentPublic:
         async with transaction(self.sessions) as session:
             # The lines above its area, read by the scope check, are the ones it counts in.
-            incident, lines = await self.scope.get_in_scope_with_lines(
-                session, principal, Incident, incident_id, what="incident"
-            )
+            incident, lines = await self.get_with_lines(session, incident_id, principal)
             check_status_change(incident.id, incident.status, command.status, incident.duplicate_of)
             change = IncidentStatusChange(
                 incident_id=incident.id,
@@ -220,9 +219,7 @@ class IncidentService:
         """Mark an incident as repeating another: it leaves every count (its original
         stays), keeps its record and history, and takes no further status changes."""
         async with transaction(self.sessions) as session:
-            incident, lines = await self.scope.get_in_scope_with_lines(
-                session, principal, Incident, incident_id, what="incident"
-            )
+            incident, lines = await self.get_with_lines(session, incident_id, principal)
             loc = ["body", "duplicate_of"]
             check_may_become_duplicate(incident.id, incident.duplicate_of, command.duplicate_of)
             original = await self.scope.get_in_scope(
@@ -280,6 +277,14 @@ class IncidentService:
 
     async def get(self, session: AsyncSession, incident_id: UUID, principal: Principal) -> Incident:
         return await self.scope.get_in_scope(
+            session, principal, Incident, incident_id, what="incident"
+        )
+
+    async def get_with_lines(
+        self, session: AsyncSession, incident_id: UUID, principal: Principal
+    ) -> tuple[Incident, AreaLines]:
+        """``get``, with the lines above the incident's area that its scope check read."""
+        return await self.scope.get_in_scope_with_lines(
             session, principal, Incident, incident_id, what="incident"
         )
 
