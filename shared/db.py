@@ -18,6 +18,8 @@ from sqlalchemy.util.concurrency import await_, in_greenlet
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.sqlite_cursor import one_trip_dbapi
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -83,7 +85,8 @@ _HOLDS_GATE = "antt_holds_write_gate"
 
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One trip to aiosqlite's thread per statement, not three or four (sqlite_cursor).
+        engine = create_async_engine(url, module=one_trip_dbapi(), connect_args={"timeout": 30})
         gate = WriteGate()
 
         @event.listens_for(engine.sync_engine, "before_cursor_execute")
