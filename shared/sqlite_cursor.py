@@ -6,7 +6,8 @@ each trip costs a queue hand-over, a thread wake-up and an event-loop wake-up: o
 2-core machine about 100 µs, more than SQLite takes for a small statement. The cursor here
 does the four in one call and keeps what SQLAlchemy reads afterwards (description,
 rowcount, lastrowid, rows). Transactions, errors and server-side cursors are aiosqlite's
-own, as before; only the per-statement calls are joined."""
+own, as before; only the per-statement calls are joined, and a commit or rollback with
+nothing to end is not sent at all."""
 
 import sqlite3
 from collections import deque
@@ -105,8 +106,24 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """aiosqlite's connection with ``OneTripCursor``. A commit or rollback with no
+    transaction open (the pool's rollback after every commit, a read-only session's commit)
+    makes no trip at all: sqlite3 does nothing then either."""
+
     __slots__ = ()
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # a subclass; SA types it exactly
+
+    def _nothing_open(self) -> bool:
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        return connection._connection is not None and not connection.in_transaction
+
+    def commit(self) -> None:
+        if not self._nothing_open():
+            super().commit()
+
+    def rollback(self) -> None:
+        if not self._nothing_open():
+            super().rollback()
 
 
 class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):

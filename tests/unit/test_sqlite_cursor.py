@@ -1,7 +1,9 @@
 """The services' SQLite engine makes one trip to aiosqlite's thread per statement
 (shared.sqlite_cursor), and what SQLAlchemy reads from a cursor is what it was before:
-rows, row counts, new row ids, RETURNING, batches of parameters, errors, streamed results."""
+rows, row counts, new row ids, RETURNING, batches of parameters, errors, streamed results;
+and a commit or rollback with no transaction open makes no trip at all."""
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +14,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select,
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from shared.db import create_engine
+from shared.db import create_engine, create_session_factory, execute, transaction
 from shared.sqlite_cursor import OneTripCursor
 
 metadata = MetaData()
@@ -139,3 +141,28 @@ async def test_a_streamed_result_still_reads_in_parts(engine):
         streamed = await connection.stream(select(note.c.body).order_by(note.c.body))
         parts = [len(part) async for part in streamed.partitions(100)]
     assert parts == [100, 100, 50]
+
+
+async def test_a_commit_or_rollback_with_nothing_open_makes_no_trip(engine):
+    sessions = create_session_factory(engine)
+    with trips_to_the_thread() as trips:
+        async with transaction(sessions) as session:
+            await execute(session, insert(note).values(body="written"))
+    assert trips == ["_run_statement", "commit"]  # no rollback as the pool takes it back
+    with trips_to_the_thread() as trips:
+        async with transaction(sessions) as session:
+            await execute(session, select(note.c.body))
+    assert trips == ["_run_statement"]  # a read opens nothing: its commit has nothing to end
+
+
+async def test_a_write_left_open_is_rolled_back_when_its_connection_goes_back(engine):
+    sessions = create_session_factory(engine)
+    async with sessions() as session:
+        await execute(session, insert(note).values(body="never committed"))
+    # The pool's rollback ran: the row is gone and the write lock with it.
+    async with asyncio.timeout(5):
+        async with transaction(sessions) as session:
+            await execute(session, insert(note).values(body="next writer"))
+    async with engine.connect() as connection:
+        bodies = (await connection.scalars(select(note.c.body))).all()
+    assert bodies == ["next writer"]
