@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from services.awards.nominations.models import Nomination
 from services.awards.replicas.models import KnownPerson
-from services.awards.scores.models import ScoreEntry, ScoreMonth
+from services.awards.scores.models import MemberCredit, ScoreEntry, ScoreMonth
 from services.awards.scores.rules import month_of, today
 from services.awards.suggestions.models import Suggestion
 from shared.auth import Role
@@ -29,7 +29,7 @@ from shared.events import (
     MemberLeft,
     TeamRole,
 )
-from tests.support import bearer, publish_event
+from tests.support import bearer, deliver_batch, event_record, publish_event
 from tests.unit.test_awards import (
     GROUP,
     OFFICER,
@@ -146,6 +146,30 @@ async def test_a_solved_incident_scores_for_its_team_members_and_area(awards):
     assert (await client.get(f"/scores/team/{TEAM_ID}?period=2023-Q3")).status_code == 200
 
 
+async def test_a_resolution_published_again_scores_once_in_one_batch_or_in_the_next(awards):
+    """Nothing is read before the score entries and member credits are written: their
+    unique keys leave a second resolution of the same incident out, whether it comes in
+    the same batch or a later one, and the monthly totals count what went in."""
+    client, runtime = awards
+    incident = await report_incident(runtime.broker, source=IncidentSource.RESIDENT_TIP)
+    event = resolved(incident)
+    await deliver_batch(runtime.broker, [event_record(event), event_record(event, offset=1)])
+    await deliver_batch(runtime.broker, [event_record(event, offset=2)])
+    assert await points(client, "team", TEAM_ID) == 10
+    assert await points(client, "person", PERSON_ID) == 2
+    assert await points(client, "area", GROUP) == 5
+    assert await count_rows(runtime, ScoreEntry) == 3  # team, member, area: once each
+    assert await count_rows(runtime, MemberCredit) == 1
+    await assert_months_add_up(runtime)
+    # A second incident in a batch beside a repeat of the first still scores.
+    other = await report_incident(runtime.broker)
+    await deliver_batch(
+        runtime.broker, [event_record(event, offset=3), event_record(resolved(other), offset=4)]
+    )
+    assert await points(client, "team", TEAM_ID) == 20
+    await assert_months_add_up(runtime)
+
+
 async def test_activities_score_by_their_measures(awards):
     client, runtime = awards
     for event in (
@@ -203,8 +227,12 @@ async def test_crossing_the_threshold_suggests_a_nomination_once(awards):
     suggestion = suggestions[0]
     assert (suggestion["award_form"], suggestion["authority"]) == ("giay_khen", "ward_committee")
     assert suggestion["recipient_kind"] == "collective"
-    await solve(runtime.broker)  # 30: the same threshold again does not suggest twice
+    with statements_run(runtime.engine) as sql:
+        await solve(runtime.broker)  # 30: the same threshold again does not suggest twice
     assert len((await client.get("/suggestions")).json()) == 1
+    # Suggested before: the look for it is enough, and no name is read.
+    assert [s for s in sql if "FROM suggestion" in s]
+    assert [s for s in sql if "knownteam.name" in s] == []
     # Nothing is nominated, let alone granted, without an officer.
     assert await count_rows(runtime, Nomination) == 0
     assert [topic for topic, _ in await outbox(runtime)] == []

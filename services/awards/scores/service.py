@@ -12,8 +12,8 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, update
 from sqlalchemy import select as columns
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -110,31 +110,48 @@ async def add_to_months(
         await connection.execute(_ADD_TO_MONTHS[connection.dialect.name], rows)
 
 
+def _insert_once_statement(dialect: Any, table: Any, key: list[str]) -> Any:
+    """Insert rows, leaving out any whose ``key`` is taken, and say which went in."""
+    statement = dialect.insert(table).on_conflict_do_nothing(
+        index_elements=[table.c[name] for name in key]
+    )
+    return statement.returning(table.c.id)
+
+
+_ENTRIES = ScoreEntry.__table__  # type: ignore[attr-defined]
+_CREDITS = MemberCredit.__table__  # type: ignore[attr-defined]
+_ENTRY_KEY = ["rule", "source_id", "subject", "subject_id"]  # uq_score_once
+_CREDIT_KEY = ["rule", "source_id", "team_id"]  # uq_member_credit_once
+_INSERT_ENTRIES_ONCE = {
+    "postgresql": _insert_once_statement(postgresql, _ENTRIES, _ENTRY_KEY),
+    "sqlite": _insert_once_statement(sqlite, _ENTRIES, _ENTRY_KEY),
+}
+_INSERT_CREDITS_ONCE = {
+    "postgresql": _insert_once_statement(postgresql, _CREDITS, _CREDIT_KEY),
+    "sqlite": _insert_once_statement(sqlite, _CREDITS, _CREDIT_KEY),
+}
+
+
+async def insert_once(
+    session: AsyncSession, statements: dict[str, Any], rows: list[dict[str, Any]]
+) -> set[UUID]:
+    """The ids of those of ``rows`` that went in: a row whose unique key an earlier event
+    took (a resolution published twice) stays out, with no read before the write."""
+    connection = await session.connection()
+    inserted = await connection.execute(statements[connection.dialect.name], rows)
+    return set(inserted.scalars())
+
+
 class _Lookups(Ledger):
-    """What scoring a list of achievements reads, read once for the whole list: the points
-    and member credits their sources already have, team and person areas, team rosters."""
+    """What scoring a list of achievements reads, once for the whole list: the credited
+    teams' areas, and for teams that pay their members, their rosters with the members'
+    areas. What the sources already scored is not read: the inserts leave it out
+    (``insert_once``)."""
 
     async def load(
         self, session: AsyncSession, earned: list[Earned], member_teams: list[UUID]
     ) -> None:
-        sources = sorted({item.source_id for item in earned})
-        rows = await execute(
-            session,
-            columns(
-                col(ScoreEntry.rule),
-                col(ScoreEntry.source_id),
-                col(ScoreEntry.subject),
-                col(ScoreEntry.subject_id),
-            ).where(col(ScoreEntry.source_id).in_(sources)),
-        )
-        self.scored = {tuple(row) for row in rows}  # type: ignore[misc]
         if member_teams:
-            credited = await session.exec(
-                select(MemberCredit.rule, MemberCredit.source_id, MemberCredit.team_id).where(
-                    col(MemberCredit.source_id).in_(sources)
-                )
-            )
-            self.member_credited = set(credited.all())
             stints = await execute(
                 session,
                 columns(
@@ -143,20 +160,17 @@ class _Lookups(Ledger):
                     col(KnownMembership.joined_on),
                     col(KnownMembership.left_on),
                     col(KnownMembership.active),
-                ).where(col(KnownMembership.team_id).in_(member_teams)),
+                    col(KnownPerson.area_id),
+                )
+                .outerjoin(KnownPerson, col(KnownPerson.id) == col(KnownMembership.person_id))
+                .where(col(KnownMembership.team_id).in_(member_teams)),
             )
-            for team_id, person_id, joined_on, left_on, active in map(tuple, stints):
+            for team_id, person_id, joined_on, left_on, active, area_id in map(tuple, stints):
                 self.rosters.setdefault(team_id, []).append(
                     Stint(person_id, joined_on, left_on, active)
                 )
-            people = sorted({s.person_id for stints in self.rosters.values() for s in stints})
-            if people:
-                areas = await session.exec(
-                    select(KnownPerson.id, KnownPerson.area_id).where(
-                        col(KnownPerson.id).in_(people)
-                    )
-                )
-                self.person_areas = dict(areas.all())
+                if area_id is not None:
+                    self.person_areas[person_id] = area_id
         team_credit = sorted(
             {team for item in earned if Credit.TEAMS in item.rule.credit for team in item.teams}
         )
@@ -344,11 +358,9 @@ class Scores:
         await serialize_on(session, *(f"team-roster:{team}" for team in member_teams))
         batch = _Lookups()
         await batch.load(session, flat, member_teams)
-        scored: list[list[Scored]] = []
-        entries: list[dict[str, Any]] = []
+        entries: list[tuple[int, dict[str, Any], Scored]] = []  # (event's place, row, points)
         credits: list[dict[str, Any]] = []
-        for items in earned:
-            scored.append([])
+        for place, items in enumerate(earned):
             for item in items:
                 if Credit.MEMBERS in item.rule.credit:
                     for team_id in item.teams:
@@ -356,17 +368,22 @@ class Scores:
                             credits.append(item.member_credit(team_id))
                 for subject, subject_id, subject_area in batch.credited(item):
                     if batch.first_score(item, subject, subject_id):
-                        entries.append(item.score_entry(subject, subject_id, subject_area))
+                        entry = item.score_entry(subject, subject_id, subject_area)
                         touched = Touched(subject, subject_id, item.day)
-                        scored[-1].append(Scored(touched, item.points))
+                        entries.append((place, entry, Scored(touched, item.points)))
         if credits:
-            await execute(session, insert(MemberCredit), credits)
+            await insert_once(session, _INSERT_CREDITS_ONCE, credits)
+        scored: list[list[Scored]] = [[] for _ in earned]
         if entries:
-            await execute(session, insert(ScoreEntry), entries)
-            await add_to_months(
-                session,
-                ((e["subject"], e["subject_id"], e["occurred_on"], e["points"]) for e in entries),
-            )
+            inserted = await insert_once(session, _INSERT_ENTRIES_ONCE, [e for _, e, _ in entries])
+            entries = [(place, e, points) for place, e, points in entries if e["id"] in inserted]
+            months = [
+                (e["subject"], e["subject_id"], e["occurred_on"], e["points"])
+                for _, e, _ in entries
+            ]
+            await add_to_months(session, months)
+            for place, _, points in entries:
+                scored[place].append(points)
         return scored
 
     async def teams_with_member_credits(self, session: AsyncSession, teams: set[UUID]) -> set[UUID]:

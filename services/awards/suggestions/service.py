@@ -113,8 +113,9 @@ class Suggestions:
             key = period_key(item.touched, self.granularity)
             totals[key] = totals.get(key, 0) - item.points
         # Each event's subjects and periods at the total the event brought them to, where
-        # that total reaches a threshold: only these need a name and a look for a suggestion
-        # made before, and a batch that brings no one to a threshold reads nothing more.
+        # that total reaches a threshold: only these need a look for a suggestion made
+        # before, and only those not suggested yet a name; a batch that brings no one to a
+        # threshold reads nothing more.
         reaching: list[tuple[ScoreSubject, UUID, Period, int]] = []
         for items in scored:
             for item in items:
@@ -128,7 +129,6 @@ class Suggestions:
                     reaching.append((subject_kind, subject_id, period, total))
         if not reaching:
             return
-        subjects = await scored_subjects(session, {(kind, id_) for kind, id_, *_ in reaching})
         ids = sorted({id_ for _, id_, *_ in reaching})
         existing = set(
             (
@@ -142,33 +142,38 @@ class Suggestions:
                 )
             ).all()
         )
-        suggestions: list[dict[str, Any]] = []
+        due: list[tuple[ScoreSubject, UUID, Period, int, SuggestionThreshold]] = []
         for subject_kind, subject_id, period, total in reaching:
+            for threshold in reached(total, self.thresholds):
+                once = (subject_kind, subject_id, period.code, threshold.points)
+                if once not in existing:
+                    existing.add(once)
+                    due.append((subject_kind, subject_id, period, total, threshold))
+        if not due:
+            return  # all suggested before: no names to read
+        subjects = await scored_subjects(session, {(kind, id_) for kind, id_, *_ in due})
+        suggestions: list[dict[str, Any]] = []
+        for subject_kind, subject_id, period, total, threshold in due:
             subject = subjects.get((subject_kind, subject_id))
             if subject is None or not subject.active:
                 continue  # not known to the registry yet, or dissolved: nothing to nominate
-            for threshold in reached(total, self.thresholds):
-                once = (subject_kind, subject_id, period.code, threshold.points)
-                if once in existing:
-                    continue
-                existing.add(once)
-                suggestions.append(
-                    {
-                        "id": uuid4(),
-                        "subject": subject_kind,
-                        "subject_id": subject_id,
-                        "recipient_kind": RECIPIENT_KIND[subject_kind],
-                        "recipient_name": subject.name,
-                        "area_id": subject.area_id,
-                        "period": period.code,
-                        "threshold": threshold.points,
-                        "points": total,
-                        "award_form": threshold.award_form,
-                        "authority": threshold.authority,
-                        "status": SuggestionStatus.SUGGESTED,
-                        "created_at": utcnow(),
-                    }
-                )
+            suggestions.append(
+                {
+                    "id": uuid4(),
+                    "subject": subject_kind,
+                    "subject_id": subject_id,
+                    "recipient_kind": RECIPIENT_KIND[subject_kind],
+                    "recipient_name": subject.name,
+                    "area_id": subject.area_id,
+                    "period": period.code,
+                    "threshold": threshold.points,
+                    "points": total,
+                    "award_form": threshold.award_form,
+                    "authority": threshold.authority,
+                    "status": SuggestionStatus.SUGGESTED,
+                    "created_at": utcnow(),
+                }
+            )
         if suggestions:
             # Another instance may suggest the same at once: one row stays, and the rows go
             # in key order so that two such inserts never wait for each other in a circle.
