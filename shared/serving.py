@@ -5,7 +5,9 @@ process dies of it: exit code -15 after SIGTERM, which a supervisor reads as a k
 the server keeps the signal it stopped on instead, and the command returns 0."""
 
 import contextlib
+import gc
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -17,11 +19,27 @@ STARTUP_FAILURE = 3  # uvicorn's exit code for an app that did not start
 SHUTDOWN_FAILURE = 1
 
 
+def freeze_what_start_up_built() -> None:
+    """Keep the cyclic garbage collector off what start-up built (modules, models, schemas,
+    the app: hundreds of thousands of objects that live as long as the process). Each full
+    collection walked all of them, 130-170 ms on the 2-core machine, about a fifth of a
+    consumer's time under load; afterwards it walks only what was made since. Garbage made
+    later is collected as before."""
+    gc.collect()
+    gc.freeze()
+
+
 class GracefulServer(uvicorn.Server):
     """uvicorn's server, but a stop signal ends it without being raised again. A second
-    SIGINT forces the exit, as in uvicorn."""
+    SIGINT forces the exit, as in uvicorn. Once started, what start-up built is kept off
+    the garbage collector's full collections (``freeze_what_start_up_built``)."""
 
     stopped_by: int | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            freeze_what_start_up_built()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
