@@ -22,7 +22,7 @@ SHUTDOWN_FAILURE = 1
 def freeze_what_start_up_built() -> None:
     """Keep the cyclic garbage collector off what start-up built (modules, models, schemas,
     the app: hundreds of thousands of objects that live as long as the process). Each full
-    collection walked all of them, 130-170 ms on the 2-core machine, about a fifth of a
+    collection walked all of them, 100-170 ms on the 2-core machine, about a fifth of a
     consumer's time under load; afterwards it walks only what was made since. Garbage made
     later is collected as before."""
     gc.collect()
