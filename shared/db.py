@@ -5,12 +5,14 @@ import asyncio
 import enum
 import hashlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import Column, MetaData, Result, Table, event, text
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
@@ -36,6 +38,21 @@ async def execute(
     for each of ``rows`` when given (one batched statement where the database allows)."""
     connection = await session.connection()
     return await connection.execute(statement, rows)
+
+
+def per_database(build: Callable[[ModuleType], Executable]) -> dict[str, Executable]:
+    """``build(dialect)`` for each database the services run on, once (at import): an upsert
+    or an insert that skips conflicts is spelled with the dialect's own ``insert``."""
+    return {"postgresql": build(postgresql), "sqlite": build(sqlite)}
+
+
+async def execute_per_database(
+    session: AsyncSession, statements: dict[str, Executable], rows: list[dict[str, Any]]
+) -> Result[Any]:
+    """Run the one of ``statements`` (from ``per_database``) for the session's database,
+    for each of ``rows``, in the session's transaction."""
+    connection = await session.connection()
+    return await connection.execute(statements[connection.dialect.name], rows)
 
 
 _WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)

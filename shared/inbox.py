@@ -4,11 +4,9 @@ change, so a redelivered event changes nothing."""
 from datetime import UTC, datetime
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import execute, shared_table
+from shared.db import execute, execute_per_database, per_database, shared_table
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -25,18 +23,13 @@ def inbox_table(metadata: MetaData) -> Table:
 class Inbox:
     def __init__(self, metadata: MetaData) -> None:
         self.table = inbox_table(metadata)
-        self._claims: dict[str, Insert] = {}
-
-    def _claiming(self, dialect_name: str) -> Insert:
-        """The claim statement for the database, built once."""
-        if dialect_name not in self._claims:
-            dialect = postgresql if dialect_name == "postgresql" else sqlite
-            self._claims[dialect_name] = (
+        self._claims = per_database(
+            lambda dialect: (
                 dialect.insert(self.table)
                 .on_conflict_do_nothing(index_elements=["event_id", "consumer"])
                 .returning(self.table.c.event_id)
             )
-        return self._claims[dialect_name]
+        )
 
     async def claim(
         self, session: AsyncSession, *, event_id: str, consumer: str, event_type: str
@@ -81,8 +74,7 @@ class Inbox:
              "processed_at": now}
             for event_id, event_type in dict(events).items()
         ]  # fmt: skip
-        connection = await session.connection()
         # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs from one
         # cached compilation, where .values(rows) would compile a new statement per batch.
-        result = await connection.execute(self._claiming(connection.dialect.name), rows)
+        result = await execute_per_database(session, self._claims, rows)
         return {row[0] for row in result}

@@ -14,7 +14,6 @@ from uuid import UUID
 
 from sqlalchemy import or_, update
 from sqlalchemy import select as sqlalchemy_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,7 +36,7 @@ from services.awards.replicas.rules import (
 from services.awards.scores.models import ScoreEntry
 from services.awards.scores.rules import ScoreSubject, Subject
 from shared.auth import Principal
-from shared.db import SessionFactory, execute
+from shared.db import SessionFactory, execute, execute_per_database, per_database
 from shared.events import (
     ActivityLogged,
     AreaMoved,
@@ -228,9 +227,9 @@ class ReadModels:
                 resolved.update(event.credited_team_ids)
             applied.append(IncidentState.of(tracked))
         # Core, not ORM objects: one upsert of each incident's last state for the whole run.
-        connection = await session.connection()
-        await connection.execute(
-            _TRACKED_UPSERT[connection.dialect.name],
+        await execute_per_database(
+            session,
+            _TRACKED_UPSERT,
             [{name: getattr(row, name) for name in _TRACKED_COLUMNS} for row in known.values()],
         )
         for held in list(session.identity_map.values()):
@@ -319,7 +318,7 @@ def _upsert(dialect: Any) -> Any:
     )
 
 
-_TRACKED_UPSERT = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}
+_TRACKED_UPSERT = per_database(_upsert)
 
 
 def _status_changed(tracked: _Tracked | None, event: IncidentStatusChanged) -> _Tracked:
@@ -377,6 +376,18 @@ def _membership_values(
 
 
 COUNT = "resolved_incidents"
+_CONTRIBUTIONS = TeamContribution.__table__  # type: ignore[attr-defined]
+
+
+def _add_to_counts(dialect: Any) -> Any:
+    statement = dialect.insert(_CONTRIBUTIONS)
+    return statement.on_conflict_do_update(
+        index_elements=[_CONTRIBUTIONS.c.team_id],
+        set_={COUNT: _CONTRIBUTIONS.c[COUNT] + statement.excluded[COUNT]},
+    )
+
+
+_ADD_TO_COUNTS = per_database(_add_to_counts)
 
 
 async def _count_resolutions(session: AsyncSession, resolved: Counter[UUID]) -> None:
@@ -387,18 +398,8 @@ async def _count_resolutions(session: AsyncSession, resolved: Counter[UUID]) -> 
     if not resolved:
         return
     await session.flush()  # a count changed through the ORM earlier is written first
-    table = TeamContribution.__table__  # type: ignore[attr-defined]
-    connection = await session.connection()
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.team_id],
-        set_={
-            "resolved_incidents": table.c.resolved_incidents + statement.excluded.resolved_incidents
-        },
-    )
     rows = [{"team_id": team, COUNT: n} for team, n in sorted(resolved.items())]
-    await connection.execute(statement, rows)
+    await execute_per_database(session, _ADD_TO_COUNTS, rows)
     for held in list(session.identity_map.values()):
         if isinstance(held, TeamContribution) and held.team_id in resolved:
             session.expire(held)  # the ORM's copy no longer says what the row holds

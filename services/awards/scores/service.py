@@ -14,7 +14,6 @@ from uuid import UUID
 
 from sqlalchemy import select as columns
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,7 +46,13 @@ from services.awards.scores.rules import (
 )
 from services.awards.suggestions.rules import Scored, Touched
 from services.awards.suggestions.service import Suggestions
-from shared.db import SessionFactory, execute, serialize_on
+from shared.db import (
+    SessionFactory,
+    execute,
+    execute_per_database,
+    per_database,
+    serialize_on,
+)
 from shared.events import (
     ActivityLogged,
     IncidentLinked,
@@ -86,10 +91,7 @@ def _add_to_months_statement(dialect: Any) -> Any:
     )
 
 
-_ADD_TO_MONTHS = {
-    "postgresql": _add_to_months_statement(postgresql),
-    "sqlite": _add_to_months_statement(sqlite),
-}
+_ADD_TO_MONTHS = per_database(_add_to_months_statement)
 
 
 async def add_to_months(
@@ -106,8 +108,7 @@ async def add_to_months(
         if points
     ]
     if rows:
-        connection = await session.connection()
-        await connection.execute(_ADD_TO_MONTHS[connection.dialect.name], rows)
+        await execute_per_database(session, _ADD_TO_MONTHS, rows)
 
 
 def _insert_once_statement(dialect: Any, table: Any, key: list[str]) -> Any:
@@ -122,14 +123,8 @@ _ENTRIES = ScoreEntry.__table__  # type: ignore[attr-defined]
 _CREDITS = MemberCredit.__table__  # type: ignore[attr-defined]
 _ENTRY_KEY = ["rule", "source_id", "subject", "subject_id"]  # uq_score_once
 _CREDIT_KEY = ["rule", "source_id", "team_id"]  # uq_member_credit_once
-_INSERT_ENTRIES_ONCE = {
-    "postgresql": _insert_once_statement(postgresql, _ENTRIES, _ENTRY_KEY),
-    "sqlite": _insert_once_statement(sqlite, _ENTRIES, _ENTRY_KEY),
-}
-_INSERT_CREDITS_ONCE = {
-    "postgresql": _insert_once_statement(postgresql, _CREDITS, _CREDIT_KEY),
-    "sqlite": _insert_once_statement(sqlite, _CREDITS, _CREDIT_KEY),
-}
+_INSERT_ENTRIES_ONCE = per_database(lambda d: _insert_once_statement(d, _ENTRIES, _ENTRY_KEY))
+_INSERT_CREDITS_ONCE = per_database(lambda d: _insert_once_statement(d, _CREDITS, _CREDIT_KEY))
 
 
 async def insert_once(
@@ -137,9 +132,7 @@ async def insert_once(
 ) -> set[UUID]:
     """The ids of those of ``rows`` that went in: a row whose unique key an earlier event
     took (a resolution published twice) stays out, with no read before the write."""
-    connection = await session.connection()
-    inserted = await connection.execute(statements[connection.dialect.name], rows)
-    return set(inserted.scalars())
+    return set((await execute_per_database(session, statements, rows)).scalars())
 
 
 class _Lookups(Ledger):

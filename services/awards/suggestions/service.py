@@ -7,7 +7,6 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import func
 from sqlalchemy import select as columns
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,7 +37,7 @@ from services.awards.suggestions.rules import (
 )
 from shared.audit import AuditTrail
 from shared.auth import Principal
-from shared.db import SessionFactory, execute, transaction
+from shared.db import SessionFactory, execute, execute_per_database, per_database, transaction
 from shared.errors import ConflictError
 from shared.paging import Page, page_rows
 from shared.scope import AreaScope
@@ -75,6 +74,13 @@ async def _period_totals(
                 totals.get((subject, subject_id, code), 0) + points
             )
     return totals
+
+
+_INSERT_SUGGESTIONS_ONCE = per_database(
+    lambda dialect: dialect.insert(Suggestion).on_conflict_do_nothing(
+        index_elements=["subject", "subject_id", "period", "threshold"]
+    )
+)
 
 
 class Suggestions:
@@ -185,14 +191,7 @@ class Suggestions:
                     row["threshold"],
                 )
             )
-            connection = await session.connection()
-            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-            await connection.execute(
-                dialect.insert(Suggestion).on_conflict_do_nothing(
-                    index_elements=["subject", "subject_id", "period", "threshold"]
-                ),
-                suggestions,
-            )
+            await execute_per_database(session, _INSERT_SUGGESTIONS_ONCE, suggestions)
 
     # --- queries ----------------------------------------------------------------------
 
