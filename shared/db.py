@@ -185,17 +185,27 @@ async def serialize_on(session: AsyncSession, *keys: str) -> None:
     """Let only one transaction at a time past this point for each of ``keys``, until it
     ends: two handlers that each read what the other writes (a roster and a credit of one
     team) would otherwise both miss the other under READ COMMITTED. PostgreSQL takes a
-    transaction-scoped advisory lock per key; SQLite already has one writer at a time, and
-    a transaction that read before another's write fails and is retried."""
+    transaction-scoped advisory lock per key, all in one statement; SQLite already has one
+    writer at a time, and a transaction that read before another's write fails and is
+    retried."""
+    if not keys:
+        return
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
         return
-    for key in sorted(set(keys)):  # one order everywhere: no deadlock between two keys
-        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-        await connection.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"),
-            {"key": int.from_bytes(digest, "big", signed=True)},
-        )
+    await connection.execute(_LOCK_IN_ORDER, {"keys": sorted({_lock_key(key) for key in keys})})
+
+
+def _lock_key(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+# One order everywhere, so two transactions never each wait for the other's next key: the
+# subquery sorts, and the aggregate takes its rows (and so the locks) in that order.
+_LOCK_IN_ORDER = text(
+    "SELECT count(pg_advisory_xact_lock(key)) FROM "
+    "(SELECT unnest(CAST(:keys AS bigint[])) AS key ORDER BY key) AS ordered"
+)
 
 
 def enum_column(enum_cls: type[enum.Enum]) -> Any:

@@ -1,0 +1,69 @@
+"""shared.db's serialize_on: on PostgreSQL every key's lock in one statement, held until the
+transaction ends and keeping out another transaction that wants any of them; on SQLite,
+which has one writer at a time, no statement at all."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import event, text
+
+from shared.db import create_engine, create_session_factory, execute, serialize_on, transaction
+
+KEYS = [f"team-roster:{number}" for number in range(40)]
+
+
+@pytest.fixture
+async def sessions(database_url):
+    engine = create_engine(database_url)
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+def recorded(sessions) -> list[str]:
+    seen: list[str] = []
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", lambda _c, _k, sql, *_: seen.append(sql))
+    return seen
+
+
+async def test_serializing_on_many_keys_takes_one_statement(sessions, database_url):
+    seen = recorded(sessions)
+    async with transaction(sessions) as session:
+        await serialize_on(session, *KEYS, *KEYS[:5])  # a key twice is locked once
+        await serialize_on(session)  # no keys: nothing to wait for
+    locks = [sql for sql in seen if "advisory" in sql]
+    assert len(locks) == (1 if database_url.startswith("postgresql") else 0)
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_every_key_is_held_until_the_transaction_ends(sessions):
+    async def free_in_another_transaction(key: str) -> bool:
+        async with transaction(sessions) as other:
+            await execute(other, text("SET LOCAL lock_timeout = '100ms'"))
+            try:
+                await serialize_on(other, key)
+            except Exception:
+                return False
+            return True
+
+    async with transaction(sessions) as holder:
+        await serialize_on(holder, *KEYS)
+        for key in (KEYS[0], KEYS[17], KEYS[-1]):
+            assert not await free_in_another_transaction(key), key
+        assert await free_in_another_transaction("team-roster:not-held")
+    assert all([await free_in_another_transaction(key) for key in (KEYS[0], KEYS[-1])])
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_two_transactions_naming_the_same_keys_in_opposite_orders_never_deadlock(sessions):
+    async def lock_then_hold(keys: list[str]) -> None:
+        async with transaction(sessions) as session:
+            await execute(session, text("SET LOCAL deadlock_timeout = '50ms'"))
+            await serialize_on(session, *keys)
+            await asyncio.sleep(0.2)
+
+    forward = asyncio.create_task(lock_then_hold(KEYS))
+    backward = asyncio.create_task(lock_then_hold(KEYS[::-1]))
+    await asyncio.wait_for(asyncio.gather(forward, backward), timeout=10)
