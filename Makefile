@@ -30,6 +30,7 @@ integration: setup postgres prometheus kcat chromium
 # Each part starts its own Kafka (and PostgreSQL) and stops it; all write benchmarks/results/latest.md.
 bench: setup postgres
 	$(VENV)/bin/python -m benchmarks.consumer
+	$(VENV)/bin/python -m benchmarks.member_import
 	$(VENV)/bin/python -m benchmarks.relay
 	$(VENV)/bin/python -m benchmarks.http_intake
 	$(VENV)/bin/python -m benchmarks.latency

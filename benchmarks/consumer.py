@@ -184,15 +184,15 @@ class Run:
         return self.credited is not None and self.credited != self.applied
 
 
-async def bare_read(bootstrap: str, count: int, max_seconds: float) -> Run:
-    """A plain consumer, no group, reads the first ``count`` records of the topic: timed
+async def bare_read(bootstrap: str, count: int, max_seconds: float, topic: str = TOPIC) -> Run:
+    """A plain consumer, no group, reads the first ``count`` records of ``topic``: timed
     from its first fetch to the last record; CPU is this process's over the same span."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
     )
     await consumer.start()
     try:
-        partitions = [TopicPartition(TOPIC, p) for p in await partitions_of(consumer, TOPIC)]
+        partitions = [TopicPartition(topic, p) for p in await partitions_of(consumer, topic)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         seen = 0
@@ -216,11 +216,14 @@ async def watch(
     expected: int,
     max_seconds: float,
     since: float | None = None,
+    applied: str = APPLIED,
+    miscount: str | None = MISCOUNT,
 ) -> Run:
-    """Poll the inbox until ``expected`` events are applied, or ``max_seconds`` after the
-    first. Rate and CPU run from ``since`` (a perf_counter moment, when the records were
-    sent) if given, else from the first applied batch seen (a process starting up, then
-    applying a backlog: its start-up is not counted, nor is that first batch)."""
+    """Poll the inbox (``applied`` counts) until ``expected`` events are applied, or
+    ``max_seconds`` after the first. Rate and CPU run from ``since`` (a perf_counter moment,
+    when the records were sent) if given, else from the first applied batch seen (a process
+    starting up, then applying a backlog: its start-up is not counted, nor is that first
+    batch). Once all are applied, ``miscount`` (if given) must find nothing amiss."""
     began = time.perf_counter()
     first: tuple[float, int, float, float] | None = None  # when, applied, CPU, PostgreSQL CPU
     if since is not None:
@@ -230,7 +233,7 @@ async def watch(
         for service in services:
             if service.process.poll() is not None:
                 raise RuntimeError(f"awards exited:\n{service.log_tail()}")
-        done = int(await probe.scalar(APPLIED) or 0)
+        done = int(await probe.scalar(applied) or 0)
         now = time.perf_counter()
         if first is None and done:
             first = (now, done, sum(s.cpu() for s in services), infra.postgres_cpu())
@@ -246,9 +249,9 @@ async def watch(
     moment, counted, cpu_before, postgres_before = first
     handled = done - counted
     credited = None
-    if done >= expected:  # each event resolves one incident for one team: one credit each
-        await asyncio.sleep(0.2)
-        credited = done + int(await probe.scalar(MISCOUNT) or 0)
+    if done >= expected and miscount is not None:
+        await asyncio.sleep(0.2)  # each event resolves one incident for one team: one credit
+        credited = done + int(await probe.scalar(miscount) or 0)
         if credited != done:
             console.print(f"[red]  credits and events applied differ by {credited - done:,}[/red]")
     return Run(
