@@ -173,6 +173,14 @@ class OutboxRelay:
         self._stop_requested: asyncio.Future[None] | None = None
         self._stop_deadline = 0.0
         self._backlog_measured = float("-inf")
+        # Built once, not at each pass: building cost more than running it for a row or two.
+        table = outbox.table
+        self._pending = (
+            select(table)
+            .where(table.c.published_at.is_(None))
+            .order_by(table.c.id)
+            .limit(batch_size)
+        )
         digest = hashlib.blake2b(f"outbox-relay:{outbox.source}".encode(), digest_size=8)
         self.lock_key = int.from_bytes(digest.digest(), "big", signed=True)
 
@@ -291,8 +299,7 @@ class OutboxRelay:
     async def _relay_batch(self, held: AsyncConnection | None = None) -> RelayResult:
         table = self.outbox.table
         async with self._statements(held) as connection:  # over before Kafka is asked
-            pending = select(table).where(table.c.published_at.is_(None)).order_by(table.c.id)
-            rows = (await connection.execute(pending.limit(self.batch_size))).mappings().all()
+            rows = (await connection.execute(self._pending)).mappings().all()
         if not rows:
             await self._measure_backlog(held, nothing_pending=True)
             return RelayResult(0, failed=False)

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy import select as sqlalchemy_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -216,7 +216,7 @@ class ReadModels:
         and counts involved once; returns each incident as its event left it."""
         ids = sorted({event.incident_id for event in events})
         await session.flush()  # an incident changed through the ORM earlier is read as written
-        rows = await execute(session, _TRACKED_READ.where(_TRACKED.c.id.in_(ids)))
+        rows = await execute(session, _TRACKED_OF, [{"ids": ids}])
         known = {row.id: _Tracked(**row._mapping) for row in rows}
         resolved: Counter[UUID] = Counter()
         applied: list[IncidentState] = []
@@ -306,7 +306,9 @@ class _Tracked:
 
 _TRACKED = TrackedIncident.__table__  # type: ignore[attr-defined]
 _TRACKED_COLUMNS = tuple(field.name for field in fields(_Tracked))
-_TRACKED_READ = sqlalchemy_select(*(_TRACKED.c[name] for name in _TRACKED_COLUMNS))
+_TRACKED_OF = sqlalchemy_select(*(_TRACKED.c[name] for name in _TRACKED_COLUMNS)).where(
+    _TRACKED.c.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def _upsert(dialect: Any) -> Any:

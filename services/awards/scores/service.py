@@ -12,8 +12,8 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as columns
-from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -135,6 +135,24 @@ async def insert_once(
     return set((await execute_per_database(session, statements, rows)).scalars())
 
 
+# Built once: a statement built at each batch cost more than its run for a batch of one.
+_ROSTERS_WITH_AREAS = (
+    columns(
+        col(KnownMembership.team_id),
+        col(KnownMembership.person_id),
+        col(KnownMembership.joined_on),
+        col(KnownMembership.left_on),
+        col(KnownMembership.active),
+        col(KnownPerson.area_id),
+    )
+    .outerjoin(KnownPerson, col(KnownPerson.id) == col(KnownMembership.person_id))
+    .where(col(KnownMembership.team_id).in_(bindparam("teams", expanding=True)))
+)
+_TEAM_AREAS = columns(col(KnownTeam.id), col(KnownTeam.area_id)).where(
+    col(KnownTeam.id).in_(bindparam("teams", expanding=True))
+)
+
+
 class _Lookups(Ledger):
     """What scoring a list of achievements reads, once for the whole list: the credited
     teams' areas, and for teams that pay their members, their rosters with the members'
@@ -145,19 +163,7 @@ class _Lookups(Ledger):
         self, session: AsyncSession, earned: list[Earned], member_teams: list[UUID]
     ) -> None:
         if member_teams:
-            stints = await execute(
-                session,
-                columns(
-                    col(KnownMembership.team_id),
-                    col(KnownMembership.person_id),
-                    col(KnownMembership.joined_on),
-                    col(KnownMembership.left_on),
-                    col(KnownMembership.active),
-                    col(KnownPerson.area_id),
-                )
-                .outerjoin(KnownPerson, col(KnownPerson.id) == col(KnownMembership.person_id))
-                .where(col(KnownMembership.team_id).in_(member_teams)),
-            )
+            stints = await execute(session, _ROSTERS_WITH_AREAS, [{"teams": member_teams}])
             for team_id, person_id, joined_on, left_on, active, area_id in map(tuple, stints):
                 self.rosters.setdefault(team_id, []).append(
                     Stint(person_id, joined_on, left_on, active)
@@ -168,10 +174,8 @@ class _Lookups(Ledger):
             {team for item in earned if Credit.TEAMS in item.rule.credit for team in item.teams}
         )
         if team_credit:
-            areas = await session.exec(
-                select(KnownTeam.id, KnownTeam.area_id).where(col(KnownTeam.id).in_(team_credit))
-            )
-            self.team_areas = dict(areas.all())
+            areas = await execute(session, _TEAM_AREAS, [{"teams": team_credit}])
+            self.team_areas = dict(map(tuple, areas))
 
 
 class Scores:

@@ -5,7 +5,7 @@ threshold); an officer accepts one (a nomination) or dismisses it."""
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy import select as columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -42,6 +42,23 @@ from shared.errors import ConflictError
 from shared.paging import Page, page_rows
 from shared.scope import AreaScope
 
+# Built once: a statement built at each batch cost more than its run for a batch of one.
+_MONTHS_OF = columns(
+    col(ScoreMonth.subject),
+    col(ScoreMonth.subject_id),
+    col(ScoreMonth.month),
+    col(ScoreMonth.points),
+).where(
+    col(ScoreMonth.subject_id).in_(bindparam("ids", expanding=True)),
+    col(ScoreMonth.month).in_(bindparam("months", expanding=True)),
+)
+_SUGGESTED_BEFORE = columns(
+    col(Suggestion.subject),
+    col(Suggestion.subject_id),
+    col(Suggestion.period),
+    col(Suggestion.threshold),
+).where(col(Suggestion.subject_id).in_(bindparam("ids", expanding=True)))
+
 
 async def _period_totals(
     session: AsyncSession, touched: list[Touched], granularity: Granularity
@@ -54,18 +71,9 @@ async def _period_totals(
         for (subject, subject_id, code), period in periods.items()
         for month in period.months()
     }
-    rows = await execute(
-        session,
-        columns(
-            col(ScoreMonth.subject),
-            col(ScoreMonth.subject_id),
-            col(ScoreMonth.month),
-            col(ScoreMonth.points),
-        ).where(
-            col(ScoreMonth.subject_id).in_(sorted({t.subject_id for t in touched})),
-            col(ScoreMonth.month).in_(sorted({month for *_, month in period_of_month})),
-        ),
-    )
+    subject_ids = sorted({t.subject_id for t in touched})
+    months = sorted({month for *_, month in period_of_month})
+    rows = await execute(session, _MONTHS_OF, [{"ids": subject_ids, "months": months}])
     totals: dict[tuple[ScoreSubject, UUID, str], int] = {}
     for subject, subject_id, month, points in map(tuple, rows):
         code = period_of_month.get((subject, subject_id, month))
@@ -136,18 +144,7 @@ class Suggestions:
         if not reaching:
             return
         ids = sorted({id_ for _, id_, *_ in reaching})
-        existing = set(
-            (
-                await session.exec(
-                    select(
-                        Suggestion.subject,
-                        Suggestion.subject_id,
-                        Suggestion.period,
-                        Suggestion.threshold,
-                    ).where(col(Suggestion.subject_id).in_(ids))
-                )
-            ).all()
-        )
+        existing = set(map(tuple, await execute(session, _SUGGESTED_BEFORE, [{"ids": ids}])))
         due: list[tuple[ScoreSubject, UUID, Period, int, SuggestionThreshold]] = []
         for subject_kind, subject_id, period, total in reaching:
             for threshold in reached(total, self.thresholds):
