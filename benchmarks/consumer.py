@@ -51,7 +51,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -61,6 +60,7 @@ from benchmarks.harness import (
     Record,
     ServiceProcess,
     antt_command,
+    bench_parser,
     console,
     create_topics,
     event_record,
@@ -68,13 +68,13 @@ from benchmarks.harness import (
     partitions_of,
     publish_records,
     reset_service_groups,
-    run,
+    run_part,
     service_env,
     set_group_offsets,
     start_service,
     wait_group_members,
 )
-from benchmarks.results import BenchRow, finish
+from benchmarks.results import BenchRow
 from shared.events import (
     AreaLevel,
     AreaRegistered,
@@ -526,13 +526,8 @@ async def main(arguments: argparse.Namespace) -> list[BenchRow]:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = bench_parser(__doc__, max_seconds=30.0)
     parser.add_argument("--events", type=int, default=5000, help="records per run")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--max-seconds", type=float, default=30.0, help="give a run up after this long"
-    )
-    parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
     parser.add_argument("--teams", type=int, default=200, help="teams credited (ten per ward)")
     parser.add_argument("--partitions", type=int, default=6, help="of reporting.incident")
     parser.add_argument(
@@ -546,19 +541,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rebuild-timeout", type=float, default=240.0, help="give the rebuild up after this"
     )
-    parser.add_argument("--keep-logs", type=Path, help="copy the services' logs here")
     return parser.parse_args(argv)
 
 
 def cli() -> None:
     arguments = parse()
-    began = time.perf_counter()
-    rows = run(main(arguments))
     title = (
         f"consumer: awards against a bare read, {arguments.events:,} events, "
         f"{arguments.rounds} rounds, medians"
     )
-    finish("consumer", title, rows, began, console)
+    run_part("consumer", title, main(arguments))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from ``/proc``, records published as the services publish them, and percentiles.
 Everything a benchmark starts is stopped when its ``Infrastructure`` closes, also on an
 error, Ctrl-C or SIGTERM."""
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -33,6 +34,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from cryptography.fernet import Fernet
 from rich.console import Console
 
+from benchmarks.results import BenchRow, finish
 from shared.auth import Role, TokenCodec
 from shared.bus import TOPIC_CONFIG
 from shared.cloudevents import build_headers
@@ -205,6 +207,29 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
     signal.signal(signal.SIGTERM, terminate)
     return asyncio.run(main)
+
+
+def bench_parser(
+    doc: str | None, *, max_seconds: float | None = None, keep_logs: bool = True
+) -> argparse.ArgumentParser:
+    """A part's command line, with the flags the parts share: ``--rounds``, ``--databases``,
+    ``--max-seconds`` (where a run has a bound) and ``--keep-logs`` (where it starts services)."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
+    if max_seconds is not None:
+        parser.add_argument(
+            "--max-seconds", type=float, default=max_seconds, help="give a run up after this long"
+        )
+    if keep_logs:
+        parser.add_argument("--keep-logs", type=Path, help="copy the services' logs here")
+    return parser
+
+
+def run_part(name: str, title: str, work: Coroutine[Any, Any, list[BenchRow]]) -> None:
+    """Run a part of ``make bench``, print its table and write its section of latest.md."""
+    began = time.perf_counter()
+    finish(name, title, run(work), began, console)
 
 
 # --- service processes -------------------------------------------------------------------

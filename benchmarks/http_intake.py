@@ -30,21 +30,21 @@ import json
 import statistics as stats
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from benchmarks.harness import (
     Infrastructure,
     ServiceProcess,
     Ward,
     admin_headers,
+    bench_parser,
     console,
     percentile,
     publish_records,
-    run,
+    run_part,
     start_bare_app,
     start_service,
 )
-from benchmarks.results import BenchRow, finish
+from benchmarks.results import BenchRow
 
 NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
@@ -246,25 +246,19 @@ async def main(arguments: argparse.Namespace) -> list[BenchRow]:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = bench_parser(__doc__, max_seconds=60.0)
     parser.add_argument("--requests", type=int, default=2000, help="requests per run")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="bound on one run")
-    parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
-    parser.add_argument("--keep-logs", type=Path, help="copy the services' logs here")
     return parser.parse_args(argv)
 
 
 def cli() -> None:
     arguments = parse()
-    began = time.perf_counter()
-    rows = run(main(arguments))
     title = (
         f"http_intake: POST /incidents against a bare app, {arguments.requests:,} requests, "
         f"{arguments.connections} connections, {arguments.rounds} rounds, medians"
     )
-    finish("http_intake", title, rows, began, console)
+    run_part("http_intake", title, main(arguments))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ import statistics as stats
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -45,14 +44,15 @@ from benchmarks.harness import (
     Probe,
     Ward,
     admin_headers,
+    bench_parser,
     console,
     create_topics,
     percentile,
     publish_records,
-    run,
+    run_part,
     start_service,
 )
-from benchmarks.results import BenchRow, finish
+from benchmarks.results import BenchRow
 
 NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 BARE_TOPIC = "benchmark.latency"
@@ -271,23 +271,18 @@ async def main(arguments: argparse.Namespace) -> list[BenchRow]:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--incidents", type=int, default=100, help="samples per run")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
-    parser.add_argument("--keep-logs", type=Path, help="copy the services' logs here")
     return parser.parse_args(argv)
 
 
 def cli() -> None:
     arguments = parse()
-    began = time.perf_counter()
-    rows = run(main(arguments))
     title = (
         f"latency: incident resolved → applied in awards against a bare hop, "
         f"{arguments.incidents} incidents, {arguments.rounds} rounds, medians"
     )
-    finish("latency", title, rows, began, console)
+    run_part("latency", title, main(arguments))
 
 
 if __name__ == "__main__":

@@ -25,24 +25,23 @@ About a minute at the defaults on the 2-core machine. Timings are never asserted
 
 import argparse
 import statistics as stats
-import time
 import uuid
-from pathlib import Path
 
 from benchmarks.consumer import NAMES, Run, bare_read, watch
 from benchmarks.harness import (
     Infrastructure,
     Probe,
     Record,
+    bench_parser,
     console,
     create_topics,
     event_record,
     publish_records,
     reset_service_groups,
-    run,
+    run_part,
     start_service,
 )
-from benchmarks.results import BenchRow, finish
+from benchmarks.results import BenchRow
 from shared.events import AreaLevel, AreaRegistered, MemberJoined, TeamRegistered, TeamRole
 
 TEAMS_TOPIC = "registry.team"
@@ -147,25 +146,19 @@ async def main(arguments: argparse.Namespace) -> list[BenchRow]:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = bench_parser(__doc__, max_seconds=60.0)
     parser.add_argument("--teams", type=int, default=142)
     parser.add_argument("--members", type=int, default=3464)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="give a run up after")
-    parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
-    parser.add_argument("--keep-logs", type=Path, help="copy the services' logs here")
     return parser.parse_args(argv)
 
 
 def cli() -> None:
     arguments = parse()
-    began = time.perf_counter()
-    rows = run(main(arguments))
     title = (
         f"member_import: awards learns {arguments.teams} teams and {arguments.members:,} "
         f"members against a bare read, {arguments.rounds} rounds, medians"
     )
-    finish("member_import", title, rows, began, console)
+    run_part("member_import", title, main(arguments))
 
 
 if __name__ == "__main__":

@@ -39,8 +39,15 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import MetaData, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from benchmarks.harness import Infrastructure, Record, console, create_topics, run
-from benchmarks.results import BenchRow, finish
+from benchmarks.harness import (
+    Infrastructure,
+    Record,
+    bench_parser,
+    console,
+    create_topics,
+    run_part,
+)
+from benchmarks.results import BenchRow
 from shared.bus import create_broker
 from shared.cloudevents import build_headers
 from shared.db import create_engine, create_session_factory, execute
@@ -293,24 +300,19 @@ async def main(arguments: argparse.Namespace) -> list[BenchRow]:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = bench_parser(__doc__, max_seconds=60.0, keep_logs=False)
     parser.add_argument("--rows", type=int, default=10_000, help="outbox rows per run")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="give a run up after")
-    parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
     parser.add_argument("--batch-size", type=int, default=0, help="the relay's (0: the default)")
     return parser.parse_args(argv)
 
 
 def cli() -> None:
     arguments = parse()
-    began = time.perf_counter()
-    rows = run(main(arguments))
     title = (
         f"relay: outbox to Kafka against a bare producer, {arguments.rows:,} rows, "
         f"{arguments.rounds} rounds, medians"
     )
-    finish("relay", title, rows, began, console)
+    run_part("relay", title, main(arguments))
 
 
 if __name__ == "__main__":

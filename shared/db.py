@@ -193,10 +193,13 @@ async def serialize_on(session: AsyncSession, *keys: str) -> None:
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
         return
-    await connection.execute(_LOCK_IN_ORDER, {"keys": sorted({_lock_key(key) for key in keys})})
+    await connection.execute(
+        _LOCK_IN_ORDER, {"keys": sorted({advisory_lock_key(key) for key in keys})}
+    )
 
 
-def _lock_key(key: str) -> int:
+def advisory_lock_key(key: str) -> int:
+    """The 64-bit PostgreSQL advisory lock id that ``key`` names."""
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 

@@ -4,7 +4,6 @@ them sent. A crash between publish and mark re-publishes: consumers' inboxes abs
 
 import asyncio
 import contextlib
-import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
@@ -37,7 +36,14 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.cloudevents import build_headers
-from shared.db import SessionFactory, execute, session_class, shared_table, transaction
+from shared.db import (
+    SessionFactory,
+    advisory_lock_key,
+    execute,
+    session_class,
+    shared_table,
+    transaction,
+)
 from shared.events import IntegrationEvent
 from shared.logging import current_correlation_id, get_logger
 from shared.metrics import DeliveryMetrics
@@ -181,8 +187,7 @@ class OutboxRelay:
             .order_by(table.c.id)
             .limit(batch_size)
         )
-        digest = hashlib.blake2b(f"outbox-relay:{outbox.source}".encode(), digest_size=8)
-        self.lock_key = int.from_bytes(digest.digest(), "big", signed=True)
+        self.lock_key = advisory_lock_key(f"outbox-relay:{outbox.source}")
 
     def wake(self) -> None:
         """Publish now rather than at the next poll (called after a commit that added rows)."""
