@@ -221,6 +221,7 @@ async def relay_pass(
             published += result.published
         elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
         postgres = (infra.postgres_cpu() - postgres) if database.postgres else 0.0
+        await relay.stop()  # gives its lead (PostgreSQL's lock and connection) back
     finally:
         await broker.stop()
     done = max(published, 1)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     case,
     delete,
     event,
@@ -187,7 +188,14 @@ class OutboxRelay:
             .order_by(table.c.id)
             .limit(batch_size)
         )
+        self._mark_sent = (
+            update(table)
+            .where(table.c.id.in_(bindparam("ids", expanding=True)))
+            .values(published_at=bindparam("now"), attempts=table.c.attempts + 1)
+        )
         self.lock_key = advisory_lock_key(f"outbox-relay:{outbox.source}")
+        # On PostgreSQL, the connection holding the relay's lock while this replica leads.
+        self._lead: AsyncConnection | None = None
 
     def wake(self) -> None:
         """Publish now rather than at the next poll (called after a commit that added rows)."""
@@ -224,6 +232,8 @@ class OutboxRelay:
                 log.error("outbox_relay_crashed", error=repr(task.exception()))
         finally:
             self._stop_requested = None
+            if self._lead is not None:
+                await self._give_up_lead(self._lead, unlock=True)
 
     def _stop_signal(self) -> "asyncio.Future[None]":
         loop = asyncio.get_running_loop()
@@ -265,30 +275,53 @@ class OutboxRelay:
     @asynccontextmanager
     async def _relay_turn(self) -> AsyncIterator[tuple[bool, AsyncConnection | None]]:
         """Whether this process may relay now, and on PostgreSQL the connection the pass's
-        statements run on. There: a session-level advisory lock on a connection of its own
-        in autocommit (no transaction stays open), held for the pass; a replica that does
-        not get it skips the pass. SQLite has one process per database file: always."""
+        statements run on. There: the connection of this replica's lead, which holds a
+        session-level advisory lock from the pass that took it until the relay stops or a
+        pass fails (in autocommit: no transaction stays open); a replica without the lead
+        tries for it at each pass and skips the pass when another holds it. SQLite has one
+        process per database file: always."""
         engine: AsyncEngine = self.sessions.kw["bind"]
         if engine.dialect.name != "postgresql":
             yield True, None
             return
-        async with engine.connect() as connection:
+        lead = self._lead or await self._take_lead(engine)
+        if lead is None:
+            yield False, None
+            return
+        try:
+            yield True, lead
+        except BaseException:
+            # The connection may be what failed: give the lead up with it (closing the
+            # connection ends the lock too), and try for it again at the next pass.
+            await self._give_up_lead(lead, unlock=False)
+            raise
+
+    async def _take_lead(self, engine: AsyncEngine) -> AsyncConnection | None:
+        connection = await engine.connect()
+        try:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            key = {"key": self.lock_key}
-            taken = await autocommit.scalar(text("SELECT pg_try_advisory_lock(:key)"), key)
-            if not taken:
-                yield False, None
+            taken = await autocommit.scalar(_TRY_LOCK, {"key": self.lock_key})
+        except BaseException:
+            await connection.invalidate()
+            raise
+        if not taken:
+            await connection.close()
+            return None
+        self._lead = autocommit
+        log.info("outbox_relay_leads", source=self.outbox.source)
+        return autocommit
+
+    async def _give_up_lead(self, lead: AsyncConnection, *, unlock: bool) -> None:
+        if self._lead is lead:
+            self._lead = None
+        if unlock:
+            with contextlib.suppress(Exception):
+                await lead.execute(_UNLOCK, {"key": self.lock_key})
+                await lead.close()
                 return
-            try:
-                yield True, autocommit
-            finally:
-                try:
-                    await autocommit.execute(text("SELECT pg_advisory_unlock(:key)"), key)
-                except BaseException:
-                    # Never hand a connection that may still hold the lock back to the pool:
-                    # closing it ends the database session, and the lock with it.
-                    await connection.invalidate()
-                    raise
+        # Never hand a connection that may still hold the lock back to the pool: closing
+        # it ends the database session, and the lock with it.
+        await lead.invalidate()
 
     @asynccontextmanager
     async def _statements(self, held: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
@@ -313,9 +346,7 @@ class OutboxRelay:
         async with self._statements(held) as connection:  # one short write for the batch
             if acknowledged:
                 await connection.execute(
-                    update(table)
-                    .where(table.c.id.in_([row["id"] for row in acknowledged]))
-                    .values(published_at=now, attempts=table.c.attempts + 1),
+                    self._mark_sent, {"ids": [row["id"] for row in acknowledged], "now": now}
                 )
             if failures:
                 errors = {row["id"]: str(error)[:2000] for row, error in failures}
@@ -505,6 +536,10 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(backoff):
                     await self._wake.wait()
+
+
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
+_UNLOCK = text("SELECT pg_advisory_unlock(:key)")
 
 
 def _retrieve(future: "asyncio.Future[Any]") -> None:

@@ -6,12 +6,14 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import event, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.awards.app import Settings, create_app
@@ -334,8 +336,9 @@ async def relay_by_hand(app) -> AsyncIterator[ServiceRuntime]:
 class PipelinedKafka:
     """``OutboxRelay.produce(..., no_confirm=True)`` as aiokafka does it: each send returns a
     future that Kafka settles later. Here nothing is acknowledged before ``batch`` rows were
-    sent (a relay awaiting each acknowledgement before the next send would wait for ever);
-    the sends numbered in ``refuse`` (from 0) then fail, and every send waits for ``gate``."""
+    sent (a relay awaiting each acknowledgement before the next send would wait for ever),
+    and so on for each ``batch`` after; the sends of a batch numbered in ``refuse`` (from 0)
+    then fail, and every send waits for ``gate``."""
 
     def __init__(
         self, batch: int, refuse: set[int] | None = None, gate: asyncio.Event | None = None
@@ -354,13 +357,14 @@ class PipelinedKafka:
         self._futures.append(future)
         if len(self._futures) == self.batch:
             self.all_sent.set()
-            asyncio.get_running_loop().create_task(self._settle())
+            futures, self._futures = self._futures, []
+            asyncio.get_running_loop().create_task(self._settle(futures))
         return future
 
-    async def _settle(self) -> None:
+    async def _settle(self, futures: list[asyncio.Future[None]]) -> None:
         if self.gate is not None:
             await self.gate.wait()
-        for number, future in enumerate(self._futures):
+        for number, future in enumerate(futures):
             if number in self.refuse:
                 future.set_exception(ConnectionError("not acknowledged: leader lost"))
             else:
@@ -490,6 +494,18 @@ async def test_relay_holds_no_write_lock_while_it_talks_to_kafka(tmp_path, block
     assert rows[2]["last_error"] == "written meanwhile"
 
 
+def other_replica(runtime, url: str) -> tuple[OutboxRelay, PipelinedKafka, Any]:
+    """A second replica of the service's relay: same database, its own engine and producer."""
+    engine = create_engine(url)
+    kafka = PipelinedKafka(batch=1)
+    broker = create_app(unit_settings(Settings, url)).state.runtime.broker
+    relay = OutboxRelay(
+        runtime.outbox, create_session_factory(engine), broker, DeliveryMetrics(CollectorRegistry())
+    )
+    relay.produce = kafka.publish  # type: ignore[method-assign]
+    return relay, kafka, engine
+
+
 async def test_one_replica_relays_at_a_time_on_postgresql(postgres):
     url = await postgres.create_database()
     app = create_app(unit_settings(Settings, url, outbox_poll_seconds=60))
@@ -500,17 +516,7 @@ async def test_one_replica_relays_at_a_time_on_postgresql(postgres):
         runtime.relay.produce = kafka.publish  # type: ignore[method-assign]
         relaying = asyncio.create_task(runtime.relay.publish_pending())
         await asyncio.wait_for(kafka.all_sent.wait(), timeout=10)
-        # A second replica of the service: same database, its own engine and producer.
-        engine = create_engine(url)
-        other_kafka = PipelinedKafka(batch=1)
-        other_broker = create_app(unit_settings(Settings, url)).state.runtime.broker
-        other = OutboxRelay(
-            runtime.outbox,
-            create_session_factory(engine),
-            other_broker,
-            DeliveryMetrics(CollectorRegistry()),
-        )
-        other.produce = other_kafka.publish  # type: ignore[method-assign]
+        other, other_kafka, engine = other_replica(runtime, url)
         try:
             skipped = await other.publish_pending()
             async with engine.connect() as connection:
@@ -522,23 +528,70 @@ async def test_one_replica_relays_at_a_time_on_postgresql(postgres):
                 )
             gate.set()
             assert await asyncio.wait_for(relaying, timeout=10) == RelayResult(2, failed=False)
+            # The first keeps the lead between its passes: the row written next is its own.
             await add_to_outbox(runtime, award(3))
+            skipped_between = await other.publish_pending()
+            kafka.batch = 1
+            assert await runtime.relay.publish_pending() == RelayResult(1, failed=False)
+            # Once it stops, it gives the lead back, and the other relays.
+            await runtime.relay.stop()
+            await add_to_outbox(runtime, award(4))
             relayed = await asyncio.wait_for(other.publish_pending(), timeout=10)
         finally:
             gate.set()
+            await other.stop()
             await engine.dispose()
     assert skipped == RelayResult(0, failed=False)
     assert in_transaction == 0  # nobody holds a transaction open while Kafka answers
+    assert skipped_between == RelayResult(0, failed=False)
     assert relayed == RelayResult(1, failed=False)  # the lock was given back
     assert len(other_kafka.keys) == 1
 
 
-async def test_a_pass_on_postgresql_runs_on_the_connection_that_holds_the_lock(postgres):
-    # Each statement commits by itself there: no BEGIN, COMMIT or pool checkout of its own.
+async def test_a_replica_whose_connection_is_lost_gives_the_lead_to_another(postgres):
+    # The leader's database session ends (a restarted server, a dropped connection): the
+    # lock ends with it, the leader's next pass fails and lets the lead go, and the other
+    # replica takes it at its next pass.
     url = await postgres.create_database()
     app = create_app(unit_settings(Settings, url, outbox_poll_seconds=60))
     async with relay_by_hand(app) as runtime:
-        await add_to_outbox(runtime, award(1), award(2))
+        runtime.relay.produce = PipelinedKafka(batch=1).publish  # type: ignore[method-assign]
+        await add_to_outbox(runtime, award(1))
+        assert await runtime.relay.publish_pending() == RelayResult(1, failed=False)
+        other, other_kafka, engine = other_replica(runtime, url)
+        try:
+            await add_to_outbox(runtime, award(2))
+            assert await other.publish_pending() == RelayResult(0, failed=False)
+            async with engine.connect() as connection:
+                ended = await connection.scalar(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE "
+                        "locktype = 'advisory' AND database = "
+                        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                    )
+                )
+            with pytest.raises(DBAPIError):
+                await runtime.relay.publish_pending()
+            relayed = await asyncio.wait_for(other.publish_pending(), timeout=10)
+            await add_to_outbox(runtime, award(3))
+            skipped = await runtime.relay.publish_pending()  # the other leads now
+            relayed_next = await other.publish_pending()
+        finally:
+            await other.stop()
+            await engine.dispose()
+    assert ended == 1
+    assert relayed == RelayResult(1, failed=False)
+    assert skipped == RelayResult(0, failed=False)
+    assert relayed_next == RelayResult(1, failed=False)
+    assert len(other_kafka.keys) == 2
+
+
+async def test_a_pass_on_postgresql_runs_on_the_connection_that_holds_the_lock(postgres):
+    # Each statement commits by itself there: no BEGIN, COMMIT or pool checkout of its own;
+    # the lock is taken by the first pass and kept for the next ones.
+    url = await postgres.create_database()
+    app = create_app(unit_settings(Settings, url, outbox_poll_seconds=60))
+    async with relay_by_hand(app) as runtime:
         runtime.relay.produce = PipelinedKafka(batch=2).publish  # type: ignore[method-assign]
         engine = runtime.engine.sync_engine
         seen: list[str] = []
@@ -552,19 +605,28 @@ async def test_a_pass_on_postgresql_runs_on_the_connection_that_holds_the_lock(p
         def commit(_conn) -> None:
             seen.append("COMMIT")
 
-        event.listen(engine, "before_cursor_execute", statement)
-        event.listen(engine, "commit", commit)
-        event.listen(engine.pool, "checkout", checkout)
-        try:
-            result = await runtime.relay.publish_pending()
-        finally:
-            event.remove(engine, "before_cursor_execute", statement)
-            event.remove(engine, "commit", commit)
-            event.remove(engine.pool, "checkout", checkout)
+        passes = []
+        for pair in ((1, 2), (3, 4)):
+            await add_to_outbox(runtime, *(award(n) for n in pair))
+            seen = []
+            event.listen(engine, "before_cursor_execute", statement)
+            event.listen(engine, "commit", commit)
+            event.listen(engine.pool, "checkout", checkout)
+            try:
+                result = await runtime.relay.publish_pending()
+            finally:
+                event.remove(engine, "before_cursor_execute", statement)
+                event.remove(engine, "commit", commit)
+                event.remove(engine.pool, "checkout", checkout)
+            passes.append((result, seen))
         rows = await outbox_rows(runtime)
-    assert result == RelayResult(2, failed=False)
-    # one checkout; the lock, the read, the mark, the backlog's count, the unlock
-    assert seen == ["checkout", "SELECT lock", "SELECT", "UPDATE", "SELECT", "SELECT lock"]
+    # the first: one checkout, the lock, the read, the mark, the backlog's count
+    assert passes[0] == (
+        RelayResult(2, failed=False),
+        ["checkout", "SELECT lock", "SELECT", "UPDATE", "SELECT"],
+    )
+    # the next (within a second, so no count): the read and the mark
+    assert passes[1] == (RelayResult(2, failed=False), ["SELECT", "UPDATE"])
     assert all(row["published_at"] and row["attempts"] == 1 for row in rows)
 
 
