@@ -4,8 +4,8 @@ bare aiokafka consumer reading the same records, in the same run.
 
     .venv/bin/python -m benchmarks.consumer [--events 5000] [--rounds 3] [--max-seconds 30]
         [--databases sqlite,postgres] [--teams 200] [--partitions 6] [--no-scale-out]
-        [--rebuild-events 100000] [--rebuild-database sqlite] [--rebuild-rounds 1]
-        [--rebuild-timeout 240] [--keep-logs DIR]
+        [--scale-out-events 20000] [--rebuild-events 100000] [--rebuild-database sqlite]
+        [--rebuild-rounds 1] [--rebuild-timeout 240] [--keep-logs DIR]
 
 Starts a Kafka broker and a PostgreSQL cluster of its own, creates ``reporting.incident``
 with ``--partitions`` partitions, publishes ``area_registered`` and ``team_registered`` for
@@ -23,8 +23,11 @@ resolving one incident for one of those teams, as reporting would. Then, alterna
   the moment the process starts; rate and CPU (``/proc``) run from the first applied batch
   seen to the last event, so neither start-up nor that first batch is counted;
 - **scale-out** (PostgreSQL): one, then two awards processes on one fresh database, in one
-  consumer group, settled (Stable, partitions assigned) before ``--events`` new records are
-  published; events/s from the first record sent to the last applied, two against one.
+  consumer group, settled (Stable, partitions assigned) before ``--scale-out-events`` new
+  records are published; events/s from the first record sent to the last applied, two
+  against one. Each run lasts several seconds, so a steady rate is measured rather than the
+  first batches. The notes give how many of the machine's cores each run kept busy (every
+  process, from ``/proc/stat``), and so the most two instances could reach here.
 
 After each run the teams' ``resolved_incidents`` must add up to the events applied (one
 credit each); a row's notes say WRONG COUNT when they do not. A run that has not applied
@@ -43,6 +46,7 @@ Timings are never asserted: this is not a test.
 
 import argparse
 import asyncio
+import os
 import random
 import re
 import statistics as stats
@@ -65,6 +69,7 @@ from benchmarks.harness import (
     create_topics,
     event_record,
     log_size,
+    machine_busy_seconds,
     partitions_of,
     publish_records,
     reset_service_groups,
@@ -174,6 +179,7 @@ class Run:
     expected: int
     credited: int | None = None  # resolutions counted for the teams, once all is applied
     deadlocks: int = 0  # PostgreSQL's "deadlock detected" during the run
+    machine_cores: float = 0.0  # cores the whole machine kept busy during the run, on average
 
     @property
     def partial(self) -> bool:
@@ -225,9 +231,16 @@ async def watch(
     starting up, then applying a backlog: its start-up is not counted, nor is that first
     batch). Once all are applied, ``miscount`` (if given) must find nothing amiss."""
     began = time.perf_counter()
-    first: tuple[float, int, float, float] | None = None  # when, applied, CPU, PostgreSQL CPU
+    # when, applied, CPU, PostgreSQL CPU, the machine's CPU
+    first: tuple[float, int, float, float, float] | None = None
     if since is not None:
-        first = (since, 0, sum(s.cpu() for s in services), infra.postgres_cpu())
+        first = (
+            since,
+            0,
+            sum(s.cpu() for s in services),
+            infra.postgres_cpu(),
+            machine_busy_seconds(),
+        )
     done, now = 0, began
     while True:
         for service in services:
@@ -236,17 +249,24 @@ async def watch(
         done = int(await probe.scalar(applied) or 0)
         now = time.perf_counter()
         if first is None and done:
-            first = (now, done, sum(s.cpu() for s in services), infra.postgres_cpu())
+            first = (
+                now,
+                done,
+                sum(s.cpu() for s in services),
+                infra.postgres_cpu(),
+                machine_busy_seconds(),
+            )
         if done >= expected:
             break
         if now - (first[0] if first else began) > max_seconds + (0 if first else 120):
             break
         await asyncio.sleep(0.02)
     cpu, postgres = sum(s.cpu() for s in services), infra.postgres_cpu()
+    machine = machine_busy_seconds()
     if first is None or done == first[1]:
         console.print("[yellow]  nothing applied inside the window: no rate[/yellow]")
         return Run(0.0, 0.0, 0.0, done, expected)
-    moment, counted, cpu_before, postgres_before = first
+    moment, counted, cpu_before, postgres_before, machine_before = first
     handled = done - counted
     credited = None
     if done >= expected and miscount is not None:
@@ -261,6 +281,7 @@ async def watch(
         done,
         expected,
         credited,
+        machine_cores=(machine - machine_before) / max(now - moment, 0.001),
     )
 
 
@@ -355,6 +376,19 @@ async def rebuild(infra: Infrastructure, kind: str, events: int, give_up: float)
     return Rebuilt(seconds, float(found.group(3)), read, done.returncode == 0)
 
 
+def ceiling_note(one: list[Run], two: list[Run]) -> str:
+    """What this machine allows two instances: one instance's run already keeps some of its
+    cores busy (awards, PostgreSQL, Kafka, the publisher), and two cannot busy more than all."""
+    cores = os.cpu_count() or 1
+    busy_one = stats.median(run.machine_cores for run in one)
+    busy_two = stats.median(run.machine_cores for run in two)
+    return (
+        f"the machine's {cores} cores were {busy_one:.2f} busy with 1 instance (every "
+        f"process: awards, PostgreSQL, Kafka, the publisher) and {busy_two:.2f} with 2, so "
+        f"2 can reach at most {cores / max(busy_one, 0.01):.2f}× here"
+    )
+
+
 def partial_note(name: str, runs: list[Run], max_seconds: float) -> list[str]:
     notes = []
     short = [run for run in runs if run.partial]
@@ -411,7 +445,9 @@ async def main(arguments: argparse.Namespace) -> list[BenchRow]:
             if arguments.scale_out:
                 for instances in (1, 2):
                     scale[instances].append(
-                        await awards_live(infra, population, instances, events, max_seconds)
+                        await awards_live(
+                            infra, population, instances, arguments.scale_out_events, max_seconds
+                        )
                     )
                     last = scale[instances][-1]
                     console.print(
@@ -480,10 +516,12 @@ async def main(arguments: argparse.Namespace) -> list[BenchRow]:
     if arguments.scale_out:
         notes = [
             f"one consumer group, {arguments.partitions} partitions, one PostgreSQL database; "
-            f"{events:,} new events published once both members are settled",
+            f"{arguments.scale_out_events:,} new events published once both members are "
+            "settled",
             f"1 instance {stats.median(run.rate for run in scale[1]):,.0f} events/s, "
             f"{stats.median(run.cpu_ms for run in scale[1]):.2f} CPU ms/event; 2 instances "
             f"{stats.median(run.cpu_ms for run in scale[2]):.2f} CPU ms/event (both)",
+            ceiling_note(scale[1], scale[2]),
         ]
         notes += partial_note("scale-out", scale[1] + scale[2], max_seconds)
         rows.append(
@@ -530,6 +568,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=5000, help="records per run")
     parser.add_argument("--teams", type=int, default=200, help="teams credited (ten per ward)")
     parser.add_argument("--partitions", type=int, default=6, help="of reporting.incident")
+    parser.add_argument(
+        "--scale-out-events",
+        type=int,
+        default=20000,
+        help="records per scale-out run (several seconds each: a steady rate, not a start)",
+    )
     parser.add_argument(
         "--no-scale-out", dest="scale_out", action="store_false", help="skip 2 instances / 1"
     )

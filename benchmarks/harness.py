@@ -80,6 +80,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def machine_busy_seconds() -> float:
+    """CPU time every process of the machine has used since boot, over all its cores (the
+    first line of ``/proc/stat`` less idle and I/O wait)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields[:8]) - idle - iowait) / CLOCK_TICKS
+
+
 def cpu_with_children(pid: int) -> float:
     """User + system CPU of a process and of its children that it has waited for (how a
     PostgreSQL postmaster accounts for the backends that have exited)."""

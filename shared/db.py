@@ -181,11 +181,12 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
             raise
 
 
-async def serialize_on(session: AsyncSession, *keys: str) -> None:
+async def serialize_on(session: AsyncSession, *keys: str, shared: bool = False) -> None:
     """Let only one transaction at a time past this point for each of ``keys``, until it
     ends: two handlers that each read what the other writes (a roster and a credit of one
-    team) would otherwise both miss the other under READ COMMITTED. PostgreSQL takes a
-    transaction-scoped advisory lock per key, all in one statement; SQLite already has one
+    team) would otherwise both miss the other under READ COMMITTED. ``shared``: any number
+    of shared holders at once, but not while another holds the key alone. PostgreSQL takes
+    a transaction-scoped advisory lock per key, all in one statement; SQLite already has one
     writer at a time, and a transaction that read before another's write fails and is
     retried."""
     if not keys:
@@ -194,7 +195,8 @@ async def serialize_on(session: AsyncSession, *keys: str) -> None:
     if connection.dialect.name != "postgresql":
         return
     await connection.execute(
-        _LOCK_IN_ORDER, {"keys": sorted({advisory_lock_key(key) for key in keys})}
+        _SHARED_LOCKS_IN_ORDER if shared else _LOCKS_IN_ORDER,
+        {"keys": sorted({advisory_lock_key(key) for key in keys})},
     )
 
 
@@ -205,8 +207,12 @@ def advisory_lock_key(key: str) -> int:
 
 # One order everywhere, so two transactions never each wait for the other's next key: the
 # subquery sorts, and the aggregate takes its rows (and so the locks) in that order.
-_LOCK_IN_ORDER = text(
+_LOCKS_IN_ORDER = text(
     "SELECT count(pg_advisory_xact_lock(key)) FROM "
+    "(SELECT unnest(CAST(:keys AS bigint[])) AS key ORDER BY key) AS ordered"
+)
+_SHARED_LOCKS_IN_ORDER = text(
+    "SELECT count(pg_advisory_xact_lock_shared(key)) FROM "
     "(SELECT unnest(CAST(:keys AS bigint[])) AS key ORDER BY key) AS ordered"
 )
 

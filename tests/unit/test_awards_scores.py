@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, text
 from sqlalchemy import event as sqlalchemy_event
 
 from services.awards.nominations.models import Nomination
@@ -19,7 +19,7 @@ from services.awards.scores.models import MemberCredit, ScoreEntry, ScoreMonth
 from services.awards.scores.rules import month_of, today
 from services.awards.suggestions.models import Suggestion
 from shared.auth import Role
-from shared.db import execute
+from shared.db import advisory_lock_key, execute
 from shared.events import (
     ActivityLogged,
     ActivityMeasure,
@@ -29,7 +29,7 @@ from shared.events import (
     MemberLeft,
     TeamRole,
 )
-from tests.support import bearer, deliver_batch, event_record, publish_event
+from tests.support import bearer, deliver_batch, event_record, eventually, publish_event
 from tests.unit.test_awards import (
     GROUP,
     OFFICER,
@@ -42,6 +42,7 @@ from tests.unit.test_awards import (
     outbox,
     report_incident,
     resolved,
+    resolved_count,
 )
 from tests.unit.test_awards import (
     awards as awards,
@@ -378,10 +379,67 @@ async def test_a_roster_change_and_a_credit_of_one_team_at_once_miss_nothing(awa
     assert await points(client, "person", newcomer) == 2
 
 
-async def credit_in_own_transaction(runtime, service, incident) -> None:
+async def credit_in_own_transaction(runtime, service, incident, changed_at=None) -> None:
+    event = resolved(incident)
+    if changed_at is not None:
+        event = event.model_copy(update={"changed_at": changed_at})
     async with runtime.sessions() as session:
-        await service.credit_resolution(session, resolved(incident), str(uuid.uuid4()))
+        await service.credit_resolution(session, event, str(uuid.uuid4()))
         await session.commit()
+
+
+async def advisory_keys_waited_for(runtime) -> list[int]:
+    """The advisory locks some transaction is waiting for now, as ``advisory_lock_key`` ids."""
+    async with runtime.engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT classid::bigint, objid::bigint FROM pg_locks "
+                "WHERE locktype = 'advisory' AND NOT granted"
+            )
+        )
+        keys = [(high << 32) | low for high, low in rows]
+    return [key - (1 << 64) if key >= 1 << 63 else key for key in keys]
+
+
+async def test_two_credits_of_one_team_in_two_months_reach_a_threshold_together(
+    awards, database_url
+):
+    """Two instances credit the team at once, 10 points each in two months of the year: 20
+    together, the first threshold. Each sees its own month's row only, so the second must
+    wait for the first before it reads the totals, and only there: past the roster (which
+    two credits share) to the team's score lock."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: the second transaction cannot start")
+    client, runtime = awards
+    service = client._transport.app.state.scores  # type: ignore[attr-defined]
+    year = today().year
+    january, february = (datetime(year, month, 15, 5, tzinfo=UTC) for month in (1, 2))
+    first = await report_incident(runtime.broker)
+    second = await report_incident(runtime.broker)
+    async with runtime.sessions() as holder:
+        event = resolved(first).model_copy(update={"changed_at": january})
+        await service.credit_resolution(holder, event, str(uuid.uuid4()))
+        other = asyncio.create_task(
+            credit_in_own_transaction(runtime, service, second, changed_at=february)
+        )
+        waited: list[int] = []
+
+        async def waiting() -> bool:
+            waited[:] = await advisory_keys_waited_for(runtime)
+            return bool(waited)
+
+        await eventually(waiting, within=5)
+        assert not other.done()
+        await holder.commit()
+    await asyncio.wait_for(other, timeout=10)
+    assert waited == [advisory_lock_key(f"team-score:{TEAM_ID}")]
+    suggestions = (await client.get("/suggestions", headers=OFFICER)).json()
+    assert [(s["subject_id"], s["threshold"], s["points"]) for s in suggestions] == [
+        (str(TEAM_ID), 20, 20)
+    ]
+    assert await points(client, "team", TEAM_ID) == 20
+    assert await resolved_count(client) == 2
+    await assert_months_add_up(runtime)
 
 
 async def test_a_persons_area_and_name_follow_their_latest_join_whatever_the_order(awards):

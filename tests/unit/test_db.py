@@ -1,6 +1,6 @@
 """shared.db's serialize_on: on PostgreSQL every key's lock in one statement, held until the
-transaction ends and keeping out another transaction that wants any of them; on SQLite,
-which has one writer at a time, no statement at all."""
+transaction ends and keeping out another transaction that wants any of them (shared holders
+only keep out a sole one); on SQLite, which has one writer at a time, no statement at all."""
 
 import asyncio
 
@@ -43,26 +43,28 @@ async def test_serializing_on_many_keys_takes_one_statement(sessions, database_u
     assert len(keys) == len(KEYS) and keys == sorted(keys)
 
 
+async def free_in_another_transaction(sessions, key: str, shared: bool = False) -> bool:
+    """Whether another transaction gets ``key`` at once (within 100 ms)."""
+    async with transaction(sessions) as other:
+        await execute(other, text("SET LOCAL lock_timeout = '100ms'"))
+        try:
+            await serialize_on(other, key, shared=shared)
+        except DBAPIError as exc:
+            if "lock timeout" not in str(exc):
+                raise
+            return False
+        return True
+
+
 @pytest.mark.postgresql
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_every_key_is_held_until_the_transaction_ends(sessions):
-    async def free_in_another_transaction(key: str) -> bool:
-        async with transaction(sessions) as other:
-            await execute(other, text("SET LOCAL lock_timeout = '100ms'"))
-            try:
-                await serialize_on(other, key)
-            except DBAPIError as exc:
-                if "lock timeout" not in str(exc):
-                    raise
-                return False
-            return True
-
     async with transaction(sessions) as holder:
         await serialize_on(holder, *KEYS)
         for key in (KEYS[0], KEYS[17], KEYS[-1]):
-            assert not await free_in_another_transaction(key), key
-        assert await free_in_another_transaction("team-roster:not-held")
-    assert all([await free_in_another_transaction(key) for key in (KEYS[0], KEYS[-1])])
+            assert not await free_in_another_transaction(sessions, key), key
+        assert await free_in_another_transaction(sessions, "team-roster:not-held")
+    assert all([await free_in_another_transaction(sessions, key) for key in (KEYS[0], KEYS[-1])])
 
 
 @pytest.mark.postgresql
@@ -77,3 +79,17 @@ async def test_two_transactions_naming_the_same_keys_in_opposite_orders_never_de
     forward = asyncio.create_task(lock_then_hold(KEYS))
     backward = asyncio.create_task(lock_then_hold(KEYS[::-1]))
     await asyncio.wait_for(asyncio.gather(forward, backward), timeout=10)
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_shared_holders_let_each_other_in_and_keep_a_sole_holder_out(sessions):
+    async with transaction(sessions) as reader:
+        await serialize_on(reader, *KEYS, shared=True)
+        assert await free_in_another_transaction(sessions, KEYS[3], shared=True)
+        assert not await free_in_another_transaction(sessions, KEYS[3])
+    async with transaction(sessions) as writer:
+        await serialize_on(writer, KEYS[3])
+        assert not await free_in_another_transaction(sessions, KEYS[3], shared=True)
+        assert await free_in_another_transaction(sessions, KEYS[4], shared=True)
+    assert await free_in_another_transaction(sessions, KEYS[3])

@@ -210,10 +210,11 @@ class ReadModels:
 
     async def incidents_status_changed(
         self, session: AsyncSession, events: list[IncidentStatusChanged]
-    ) -> list["IncidentState"]:
-        """Apply each event in turn to the incidents (a newer version wins) and to the
-        teams' counts of resolved incidents (a duplicate never counts), reading the incidents
-        and counts involved once; returns each incident as its event left it."""
+    ) -> tuple[list["IncidentState"], Counter[UUID]]:
+        """Apply each event in turn to the incidents (a newer version wins), reading the
+        incidents involved once; returns each incident as its event left it, and the
+        resolutions each team is to be counted for (a duplicate never counts), which the
+        caller adds with ``count_resolutions`` (last, as these rows are shared)."""
         ids = sorted({event.incident_id for event in events})
         await session.flush()  # an incident changed through the ORM earlier is read as written
         rows = await execute(session, _TRACKED_OF, [{"ids": ids}])
@@ -235,8 +236,10 @@ class ReadModels:
         for held in list(session.identity_map.values()):
             if isinstance(held, TrackedIncident) and held.id in known:
                 session.expire(held)  # the ORM's copy no longer says what the row holds
+        return applied, resolved
+
+    async def count_resolutions(self, session: AsyncSession, resolved: Counter[UUID]) -> None:
         await _count_resolutions(session, resolved)
-        return applied
 
     async def incident_linked(self, session: AsyncSession, event: IncidentLinked) -> bool:
         """Mark the duplicate; True if this link is new (its counts must be taken back)."""

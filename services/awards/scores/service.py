@@ -236,7 +236,7 @@ class Scores:
         self, session: AsyncSession, events: list[tuple[IncidentStatusChanged, str]]
     ) -> None:
         """``credit_resolution`` for each of a run of events, in a handful of statements."""
-        applied = await self.read_models.incidents_status_changed(
+        applied, resolved = await self.read_models.incidents_status_changed(
             session, [event for event, _ in events]
         )
         solved = [
@@ -244,8 +244,7 @@ class Scores:
             for (event, event_id), incident in zip(events, applied, strict=True)
             if event.to_status in SOLVING
         ]
-        if solved:
-            await self.incidents_solved(session, solved)
+        await self.incidents_solved(session, solved, counted=resolved)
 
     async def drop_duplicate(self, session: AsyncSession, event: IncidentLinked) -> None:
         if await self.read_models.incident_linked(session, event):
@@ -261,9 +260,15 @@ class Scores:
 
     # --- scoring what an event earned ------------------------------------------------
 
-    async def incidents_solved(self, session: AsyncSession, solved: list[SolvedIncident]) -> None:
+    async def incidents_solved(
+        self,
+        session: AsyncSession,
+        solved: list[SolvedIncident],
+        counted: Counter[UUID] | None = None,
+    ) -> None:
         """Score each incident's solution in turn, as the rules say: the same effect as one
-        at a time, with a handful of statements for the whole list."""
+        at a time, with a handful of statements for the whole list; ``counted``: the
+        resolutions to add to the teams' counts, with the points."""
         earned: list[list[Earned]] = []
         for incident in solved:
             earned.append([])
@@ -286,7 +291,7 @@ class Scores:
                         AchievementKind.INCIDENT,
                     )
                 )
-        await self.suggestions.suggest(session, await self._credit(session, earned))
+        await self.suggestions.suggest(session, await self._credit(session, earned, counted))
 
     async def activity_logged(
         self, session: AsyncSession, activity: TrackedActivity, event_id: str
@@ -339,20 +344,27 @@ class Scores:
         )
 
     async def _credit(
-        self, session: AsyncSession, earned: list[list[Earned]]
+        self,
+        session: AsyncSession,
+        earned: list[list[Earned]],
+        counted: Counter[UUID] | None = None,
     ) -> list[list[Scored]]:
         """Score what each event earned, event after event; returns each event's new points.
         Members are paid from the rosters of the achievement's day; an achievement that pays
-        members is also kept as a member credit, for roster events that arrive after it."""
+        members is also kept as a member credit, for roster events that arrive after it.
+        ``counted``: resolutions to add to the teams' counts in the same last stretch."""
         flat = [item for items in earned for item in items]
         if not flat:
+            await self.read_models.count_resolutions(session, counted or Counter())
             return [[] for _ in earned]
         await session.flush()  # what follows reads with Core: it sees only flushed rows
         member_teams = sorted(
             {team for item in flat if Credit.MEMBERS in item.rule.credit for team in item.teams}
         )
         # Taken before the members are read: a roster change of the team waits, or is seen.
-        await serialize_on(session, *(f"team-roster:{team}" for team in member_teams))
+        # Shared: two credits of one team read the same roster, and need not wait for each
+        # other here (their totals are kept apart below).
+        await serialize_on(session, *(f"team-roster:{team}" for team in member_teams), shared=True)
         batch = _Lookups()
         await batch.load(session, flat, member_teams)
         entries: list[tuple[int, dict[str, Any], Scored]] = []  # (event's place, row, points)
@@ -374,13 +386,18 @@ class Scores:
         if entries:
             inserted = await insert_once(session, _INSERT_ENTRIES_ONCE, [e for _, e, _ in entries])
             entries = [(place, e, points) for place, e, points in entries if e["id"] in inserted]
-            months = [
-                (e["subject"], e["subject_id"], e["occurred_on"], e["points"])
-                for _, e, _ in entries
-            ]
-            await add_to_months(session, months)
-            for place, _, points in entries:
-                scored[place].append(points)
+        # The last stretch, on rows other instances add to as well: from here to the commit
+        # one credit of a team at a time, so that the totals the thresholds then read include
+        # every other credit of the team (a team's points in two months reach a threshold
+        # that neither credit alone would). Everything before overlaps freely.
+        await serialize_on(session, *(f"team-score:{team}" for item in flat for team in item.teams))
+        months = [
+            (e["subject"], e["subject_id"], e["occurred_on"], e["points"]) for _, e, _ in entries
+        ]
+        await add_to_months(session, months)
+        await self.read_models.count_resolutions(session, counted or Counter())
+        for place, _, points in entries:
+            scored[place].append(points)
         return scored
 
     async def teams_with_member_credits(self, session: AsyncSession, teams: set[UUID]) -> set[UUID]:
