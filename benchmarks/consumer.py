@@ -385,7 +385,7 @@ def ceiling_note(one: list[Run], two: list[Run]) -> str:
     return (
         f"the machine's {cores} cores were {busy_one:.2f} busy with 1 instance (every "
         f"process: awards, PostgreSQL, Kafka, the publisher) and {busy_two:.2f} with 2, so "
-        f"2 can reach at most {cores / max(busy_one, 0.01):.2f}× here"
+        f"at the same CPU an event 2 can reach at most {cores / max(busy_one, 0.01):.2f}× here"
     )
 
 

@@ -393,8 +393,9 @@ async def advisory_keys_waited_for(runtime) -> list[int]:
     async with runtime.engine.connect() as connection:
         rows = await connection.execute(
             text(
-                "SELECT classid::bigint, objid::bigint FROM pg_locks "
-                "WHERE locktype = 'advisory' AND NOT granted"
+                "SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = "
+                "'advisory' AND NOT granted AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
             )
         )
         keys = [(high << 32) | low for high, low in rows]
