@@ -207,14 +207,15 @@ def advisory_lock_key(key: str) -> int:
 
 # One order everywhere, so two transactions never each wait for the other's next key: the
 # subquery sorts, and the aggregate takes its rows (and so the locks) in that order.
-_LOCKS_IN_ORDER = text(
-    "SELECT count(pg_advisory_xact_lock(key)) FROM "
-    "(SELECT unnest(CAST(:keys AS bigint[])) AS key ORDER BY key) AS ordered"
-)
-_SHARED_LOCKS_IN_ORDER = text(
-    "SELECT count(pg_advisory_xact_lock_shared(key)) FROM "
-    "(SELECT unnest(CAST(:keys AS bigint[])) AS key ORDER BY key) AS ordered"
-)
+def _locks_in_order(lock_function: str) -> Any:
+    return text(
+        f"SELECT count({lock_function}(key)) FROM "
+        "(SELECT unnest(CAST(:keys AS bigint[])) AS key ORDER BY key) AS ordered"
+    )
+
+
+_LOCKS_IN_ORDER = _locks_in_order("pg_advisory_xact_lock")
+_SHARED_LOCKS_IN_ORDER = _locks_in_order("pg_advisory_xact_lock_shared")
 
 
 def enum_column(enum_cls: type[enum.Enum]) -> Any:

@@ -354,8 +354,9 @@ class Scores:
         members is also kept as a member credit, for roster events that arrive after it.
         ``counted``: resolutions to add to the teams' counts in the same last stretch."""
         flat = [item for items in earned for item in items]
+        counted = counted or Counter()
         if not flat:
-            await self.read_models.count_resolutions(session, counted or Counter())
+            await self.read_models.count_resolutions(session, counted)
             return [[] for _ in earned]
         await session.flush()  # what follows reads with Core: it sees only flushed rows
         member_teams = sorted(
@@ -395,7 +396,7 @@ class Scores:
             (e["subject"], e["subject_id"], e["occurred_on"], e["points"]) for _, e, _ in entries
         ]
         await add_to_months(session, months)
-        await self.read_models.count_resolutions(session, counted or Counter())
+        await self.read_models.count_resolutions(session, counted)
         for place, _, points in entries:
             scored[place].append(points)
         return scored
