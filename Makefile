@@ -10,7 +10,7 @@ ANTT := $(VENV)/bin/antt
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup postgres prometheus kcat chromium lint unit integration bench kafka-jars keycloak-dist clean
+.PHONY: run test setup postgres prometheus kcat chromium lint unit integration bench profile kafka-jars keycloak-dist clean
 
 run: setup
 	$(ANTT) run
@@ -35,6 +35,16 @@ bench: setup postgres
 	$(VENV)/bin/python -m benchmarks.http_intake
 	$(VENV)/bin/python -m benchmarks.latency
 	$(VENV)/bin/python -m benchmarks.reporting_statistics
+
+# Not part of `make test`: where the CPU goes on the paths whose targets `make bench` does not
+# meet. py-spy samples each service under one round of its part's load (the figures of a
+# profiled run are printed, not written); var/profile/summary.md has the tables. About 6 minutes.
+profile: setup postgres
+	rm -rf var/profile
+	$(VENV)/bin/python -m benchmarks.consumer --rounds 1 --events 20000 --no-scale-out --rebuild-events 0 --profile var/profile/consumer
+	$(VENV)/bin/python -m benchmarks.http_intake --rounds 1 --requests 4000 --profile var/profile/http_intake
+	$(VENV)/bin/python -m benchmarks.latency --rounds 1 --incidents 200 --profile var/profile/latency
+	$(VENV)/bin/python -m benchmarks.profile var/profile
 
 lint: setup
 	$(VENV)/bin/ruff check .

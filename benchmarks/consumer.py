@@ -5,7 +5,7 @@ bare aiokafka consumer reading the same records, in the same run.
     .venv/bin/python -m benchmarks.consumer [--events 5000] [--rounds 3] [--max-seconds 30]
         [--databases sqlite,postgres] [--teams 200] [--partitions 6] [--no-scale-out]
         [--scale-out-events 15000] [--rebuild-events 100000] [--rebuild-database sqlite]
-        [--rebuild-rounds 1] [--rebuild-timeout 240] [--keep-logs DIR]
+        [--rebuild-rounds 1] [--rebuild-timeout 240] [--keep-logs DIR] [--profile DIR]
 
 Starts a Kafka broker and a PostgreSQL cluster of its own, creates ``reporting.incident``
 with ``--partitions`` partitions, publishes ``area_registered`` and ``team_registered`` for
@@ -419,7 +419,7 @@ async def main(arguments: argparse.Namespace) -> list[BenchRow]:
     scale: dict[int, list[Run]] = {1: [], 2: []}
     rebuilt: list[Rebuilt] = []
     rebuild_bare: list[Run] = []
-    with Infrastructure(arguments.keep_logs) as infra:
+    with Infrastructure(arguments.keep_logs, profile=arguments.profile) as infra:
         kafka = infra.start_kafka()
         bootstrap = kafka.bootstrap_servers
         if "postgres" in databases or arguments.scale_out:
@@ -595,7 +595,7 @@ def cli() -> None:
         f"consumer: awards against a bare read, {arguments.events:,} events, "
         f"{arguments.rounds} rounds, medians"
     )
-    run_part("consumer", title, main(arguments))
+    run_part("consumer", title, main(arguments), arguments.profile)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from cryptography.fernet import Fernet
 from rich.console import Console
 
-from benchmarks.results import BenchRow, finish
+from benchmarks.results import LATEST, BenchRow, finish, print_rows
 from shared.auth import Role, TokenCodec
 from shared.bus import TOPIC_CONFIG
 from shared.cloudevents import build_headers
@@ -53,6 +53,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SIGNING_KEY = "antt-benchmark-signing-key-not-for-any-real-use"
 INFORMANT_KEY = Fernet.generate_key().decode()
 T = TypeVar("T")
+PROFILE_RATE = 100  # py-spy samples a second (its default): a few per cent of a core
 
 Record = tuple[str, bytes, bytes, list[tuple[str, bytes]]]  # topic, key, value, headers
 
@@ -115,8 +116,14 @@ def children_of(pid: int) -> list[int]:
 class Infrastructure:
     """A scratch folder, and whatever is started in it, stopped in reverse order on close."""
 
-    def __init__(self, keep_logs: Path | None = None, prefix: str = "antt-bench-") -> None:
+    def __init__(
+        self,
+        keep_logs: Path | None = None,
+        prefix: str = "antt-bench-",
+        profile: Path | None = None,
+    ) -> None:
         self.keep_logs = keep_logs  # where the service processes' logs are copied on close
+        self.profile = profile  # where each service process's py-spy samples go (--profile)
         self._scratch = tempfile.TemporaryDirectory(prefix=prefix)
         self.workdir = Path(self._scratch.name)
         self._stops: list[Callable[[], object]] = []
@@ -221,7 +228,8 @@ def bench_parser(
     doc: str | None, *, max_seconds: float | None = None, keep_logs: bool = True
 ) -> argparse.ArgumentParser:
     """A part's command line, with the flags the parts share: ``--rounds``, ``--databases``,
-    ``--max-seconds`` (where a run has a bound) and ``--keep-logs`` (where it starts services)."""
+    ``--max-seconds`` (where a run has a bound), ``--keep-logs`` and ``--profile`` (where it
+    starts services)."""
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
@@ -231,13 +239,33 @@ def bench_parser(
         )
     if keep_logs:
         parser.add_argument("--keep-logs", type=Path, help="copy the services' logs here")
+        parser.add_argument(
+            "--profile",
+            type=Path,
+            help="sample each service process with py-spy into this folder (see "
+            "benchmarks.profile); the figures, slowed by the sampling, are not written",
+        )
     return parser
 
 
-def run_part(name: str, title: str, work: Coroutine[Any, Any, list[BenchRow]]) -> None:
-    """Run a part of ``make bench``, print its table and write its section of latest.md."""
+def run_part(
+    name: str,
+    title: str,
+    work: Coroutine[Any, Any, list[BenchRow]],
+    profile: Path | None = None,
+) -> None:
+    """Run a part of ``make bench``, print its table and write its section of latest.md
+    (not when ``profile``d: sampling slows the services down)."""
     began = time.perf_counter()
-    finish(name, title, run(work), began, console)
+    rows = run(work)
+    if profile is None:
+        finish(name, title, rows, began, console)
+        return
+    print_rows(title, rows, console)
+    console.print(
+        f"profiled run: {LATEST} left as it was; the samples are in {profile} "
+        f"(python -m benchmarks.profile {profile})"
+    )
 
 
 # --- service processes -------------------------------------------------------------------
@@ -325,8 +353,41 @@ def start_process(
             stdin=subprocess.DEVNULL,
         )
     service = ServiceProcess(name, port, process, log_file, env)
+    if infra.profile is not None:
+        # Before the service's own stop, so that closing stops the service first and py-spy,
+        # seeing it exit, writes its samples.
+        infra.on_close(sample_with_py_spy(service, infra.profile))
     infra.on_close(service.stop)
     return service
+
+
+def sample_with_py_spy(service: ServiceProcess, folder: Path) -> Callable[[], None]:
+    """Sample ``service`` with py-spy until it exits, into ``folder/<name>-<database>-<port>.raw``
+    (py-spy's raw format: one line per stack, its frames and its count). Returns what waits for
+    py-spy to write them once the service has stopped."""
+    folder.mkdir(parents=True, exist_ok=True)
+    database = service.env.get("ANTT_DATABASE_URL", "none").split(":", 1)[0].split("+", 1)[0]
+    output = folder / f"{service.name}-{database}-{service.port}.raw"
+    with service.log_file.with_suffix(".py-spy.log").open("wb") as log:
+        spy = subprocess.Popen(
+            [
+                *(str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(service.pid)),
+                *("--format", "raw", "--rate", str(PROFILE_RATE), "--nonblocking"),
+                *("--output", str(output)),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def written() -> None:
+        try:
+            spy.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            spy.terminate()  # py-spy writes what it has on SIGTERM too
+            spy.wait(timeout=10)
+
+    return written
 
 
 def start_service(

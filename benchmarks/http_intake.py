@@ -3,6 +3,7 @@ FastAPI app inserting one row per request, in the same run.
 
     .venv/bin/python -m benchmarks.http_intake [--requests 2000] [--connections 16]
         [--rounds 3] [--max-seconds 60] [--databases sqlite,postgres] [--keep-logs DIR]
+        [--profile DIR]
 
 Starts a Kafka broker and a PostgreSQL cluster of its own, and for each database:
 
@@ -185,7 +186,7 @@ async def one_database(
 async def main(arguments: argparse.Namespace) -> list[BenchRow]:
     databases = [name.strip() for name in arguments.databases.split(",") if name.strip()]
     results: dict[str, tuple[list[Run], list[Run]]] = {}
-    with Infrastructure(arguments.keep_logs) as infra:
+    with Infrastructure(arguments.keep_logs, profile=arguments.profile) as infra:
         infra.start_kafka()
         if "postgres" in databases:
             infra.start_postgres()
@@ -258,7 +259,7 @@ def cli() -> None:
         f"http_intake: POST /incidents against a bare app, {arguments.requests:,} requests, "
         f"{arguments.connections} connections, {arguments.rounds} rounds, medians"
     )
-    run_part("http_intake", title, main(arguments))
+    run_part("http_intake", title, main(arguments), arguments.profile)
 
 
 if __name__ == "__main__":

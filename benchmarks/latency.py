@@ -3,7 +3,7 @@ has applied it — against a bare producer → consumer hop through the same Kaf
 run.
 
     .venv/bin/python -m benchmarks.latency [--incidents 100] [--rounds 3]
-        [--databases sqlite,postgres] [--keep-logs DIR]
+        [--databases sqlite,postgres] [--keep-logs DIR] [--profile DIR]
 
 Starts a Kafka broker and a PostgreSQL cluster of its own, and for each database reporting
 and awards as ops run them (``python -m services.cli serve …``, default settings), each on a
@@ -225,7 +225,7 @@ async def histogram_mean(url: str, name: str, **labels: str) -> float:
 async def main(arguments: argparse.Namespace) -> list[BenchRow]:
     databases = [name.strip() for name in arguments.databases.split(",") if name.strip()]
     results: dict[str, tuple[list[Run], list[Run]]] = {}
-    with Infrastructure(arguments.keep_logs) as infra:
+    with Infrastructure(arguments.keep_logs, profile=arguments.profile) as infra:
         kafka = infra.start_kafka()
         if "postgres" in databases:
             infra.start_postgres()
@@ -282,7 +282,7 @@ def cli() -> None:
         f"latency: incident resolved → applied in awards against a bare hop, "
         f"{arguments.incidents} incidents, {arguments.rounds} rounds, medians"
     )
-    run_part("latency", title, main(arguments))
+    run_part("latency", title, main(arguments), arguments.profile)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ of the ward in the issue that measured 33 member_joined a second, on SQLite and 
 PostgreSQL, against a bare aiokafka consumer reading the same records, in the same run.
 
     .venv/bin/python -m benchmarks.member_import [--teams 142] [--members 3464] [--rounds 3]
-        [--max-seconds 60] [--databases sqlite,postgres] [--keep-logs DIR]
+        [--max-seconds 60] [--databases sqlite,postgres] [--keep-logs DIR] [--profile DIR]
 
 Starts a Kafka broker and a PostgreSQL cluster of its own, and publishes on
 ``registry.area`` and ``registry.team``, as registry does after an import: the ward,
@@ -96,7 +96,7 @@ async def main(arguments: argparse.Namespace) -> list[BenchRow]:
     databases = [name.strip() for name in arguments.databases.split(",") if name.strip()]
     bare: list[Run] = []
     learned: dict[str, list[Run]] = {kind: [] for kind in databases}
-    with Infrastructure(arguments.keep_logs) as infra:
+    with Infrastructure(arguments.keep_logs, profile=arguments.profile) as infra:
         kafka = infra.start_kafka()
         if "postgres" in databases:
             infra.start_postgres()
@@ -158,7 +158,7 @@ def cli() -> None:
         f"member_import: awards learns {arguments.teams} teams and {arguments.members:,} "
         f"members against a bare read, {arguments.rounds} rounds, medians"
     )
-    run_part("member_import", title, main(arguments))
+    run_part("member_import", title, main(arguments), arguments.profile)
 
 
 if __name__ == "__main__":
